@@ -1,0 +1,1 @@
+"""CPU kernels (Numba ``@njit``): pure functions on NumPy arrays."""
