@@ -1,0 +1,92 @@
+"""The active device: which kernel set runs, and where arrays live.
+
+The CPU kernel set (``numdense.kernels.cpu``) is always present. Everything device-specific
+(allocation, host/device transfer, the kernel module) is reached through this module so that
+the API layer never imports ``numba.cuda`` itself.
+"""
+
+import contextlib
+import importlib
+import os
+
+_DEVICES = ("cpu", "cuda")
+_device = None
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name.lower() not in _DEVICES:
+        raise ValueError(f"Unknown device {name!r}. Expected one of {list(_DEVICES)}.")
+    return name.lower()
+
+
+def _cuda_problem():
+    """Why the CUDA kernel set cannot be used here, or None."""
+    try:
+        importlib.import_module("numdense.kernels.cuda.matmul")
+    except ImportError:
+        return (
+            "numdense's CUDA kernel set is not part of this installation yet; "
+            "use the CPU device (nd.set_device('cpu'))."
+        )
+    try:
+        from numba import cuda
+    except ImportError as exc:  # pragma: no cover - numba always ships numba.cuda today
+        return f"numba.cuda cannot be imported ({exc}); install the extra: pip install 'numdense[cuda]'."
+    if not cuda.is_available():
+        return (
+            "no usable NVIDIA GPU or driver was found by numba.cuda "
+            "(check `nvidia-smi`, or install the extra: pip install 'numdense[cuda]')."
+        )
+    return None
+
+
+def set_device(name):
+    """Selects the device on which models built from now on keep their weights.
+
+    Args:
+        name: ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        ValueError: for an unknown name.
+        RuntimeError: when CUDA is asked for but cannot be used; the message says why.
+    """
+    global _device
+    name = _check_name(name)
+    if name == "cuda":
+        problem = _cuda_problem()
+        if problem:
+            raise RuntimeError(f"Cannot use the 'cuda' device: {problem}")
+    _device = name
+
+
+def get_device():
+    """The active device name (``NUMDENSE_DEVICE`` or ``"cpu"`` by default)."""
+    global _device
+    if _device is None:
+        set_device(os.environ.get("NUMDENSE_DEVICE", "cpu"))
+    return _device
+
+
+@contextlib.contextmanager
+def device(name):
+    """Context manager: ``with nd.device("cuda"): ...`` builds models on that device."""
+    global _device
+    previous = _device
+    set_device(name)
+    try:
+        yield
+    finally:
+        _device = previous
+
+
+def kernels(name=None):
+    """The kernel module of a device (default: the active one)."""
+    name = _check_name(name or get_device())
+    return importlib.import_module(f"numdense.kernels.{name}")
+
+
+def clear_session():
+    """Resets the automatic layer and model names (``dense``, ``dense_1``, ...)."""
+    from numdense.utils import naming
+
+    naming.reset()

@@ -1,0 +1,127 @@
+"""``Dense``: ``output = activation(dot(input, kernel) + bias)`` over the last input axis."""
+
+import numpy as np
+
+from numdense import activations, constraints, initializers, regularizers
+from numdense.kernels.cpu import dense as dense_kernels
+from numdense.layers.input_spec import InputSpec
+from numdense.layers.layer import Layer
+
+_NO_BIAS = {}
+
+
+def _empty(dtype, ndim):
+    key = (dtype, ndim)
+    if key not in _NO_BIAS:
+        _NO_BIAS[key] = np.empty((0,) * ndim, dtype=dtype)
+    return _NO_BIAS[key]
+
+
+class Dense(Layer):
+    """Just your regular densely-connected NN layer.
+
+    Computes ``activation(dot(input, kernel) + bias)`` with one fused kernel (bias and
+    activation applied in the matmul's write-back). Inputs of rank > 2 are contracted over
+    their last axis only: ``(b, d0, d1) -> (b, d0, units)``.
+
+    Args:
+        units: positive integer, dimensionality of the output space.
+        activation: activation function (name, function, or any Python callable taking and
+            returning an array). None means linear.
+        use_bias: whether the layer uses a bias vector.
+        kernel_initializer: initializer for the ``kernel`` weights matrix.
+        bias_initializer: initializer for the bias vector.
+        kernel_regularizer: regularizer applied to the ``kernel`` weights matrix.
+        bias_regularizer: regularizer applied to the bias vector.
+        activity_regularizer: regularizer applied to the output of the layer.
+        kernel_constraint: constraint applied to the ``kernel`` after each optimizer update.
+        bias_constraint: constraint applied to the bias after each optimizer update.
+        **kwargs: base layer arguments (``name``, ``dtype``, ``trainable``, ``input_shape``,
+            ``input_dim``).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(
+                "Received an invalid value for `units`, expected a positive integer. "
+                f"Received: units={units}"
+            )
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+        self._kernel = None
+        self._bias = None
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                "The last dimension of the inputs to a Dense layer should be defined. Found None."
+            )
+        self._kernel = self.add_weight(
+            "kernel", (input_dim, self.units), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+        )
+        if self.use_bias:
+            self._bias = self.add_weight(
+                "bias", (self.units,), initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            )
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: int(input_dim)})
+        self.built = True
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            raise AttributeError("You must build the layer before accessing `kernel`.")
+        return self._kernel
+
+    @property
+    def bias(self):
+        return self._bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, inputs, training=False):
+        x = inputs.reshape(-1, inputs.shape[-1])
+        out = np.empty((x.shape[0], self.units), dtype=self._dtype)
+        bias = self._bias.value if self._bias is not None else _empty(self._dtype, 1)
+        spec = activations.kernel_spec(self.activation)
+        if spec is None:
+            dense_kernels.dense_forward_into(
+                x, self._kernel.value, bias, out, _empty(self._dtype, 2), 0, 0.0, 0.0, 0.0
+            )
+            out = np.asarray(self.activation(out), dtype=self._dtype)
+        else:
+            kind, p0, p1, p2 = spec
+            dense_kernels.dense_forward_into(
+                x, self._kernel.value, bias, out, _empty(self._dtype, 2), kind, p0, p1, p2
+            )
+        return out.reshape(inputs.shape[:-1] + (self.units,))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        })
+        return config

@@ -1,0 +1,178 @@
+"""``Model``: what every numdense model shares (weights, inference, summary)."""
+
+import numpy as np
+
+from numdense.layers.layer import Layer, to_float_array
+from numdense.utils import summary_utils
+from numdense.utils.progbar import Progbar
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return verbose
+
+
+class Model(Layer):
+    """Base class of numdense models: a layer made of layers.
+
+    Subclasses provide ``layers`` and ``call``. The model owns no weights of its own: ``weights``
+    and friends gather them from ``layers`` (deduplicated, in layer order).
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedError(
+                "Functional models (Model(inputs, outputs)) are not available yet in numdense; "
+                "use Sequential."
+            )
+        super().__init__(**kwargs)
+
+    @property
+    def layers(self):
+        return []
+
+    def _gather(self, attr):
+        seen, out = set(), []
+        for layer in self.layers:
+            for v in getattr(layer, attr):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self):
+        return self._gather("trainable_weights") if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self._gather("weights")
+        return self._gather("non_trainable_weights")
+
+    @property
+    def weights(self):
+        return self._gather("weights")
+
+    @property
+    def variables(self):
+        return self._gather("variables")
+
+    def get_weights(self):
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Sets all weights from a list of arrays (model order), checking everything first."""
+        variables = self.weights
+        weights = list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"You called `set_weights(weights)` on model '{self.name}' with a weight list of "
+                f"length {len(weights)}, but the model was expecting {len(variables)} weights."
+            )
+        arrays = [np.asarray(w) for w in weights]
+        for v, a in zip(variables, arrays):
+            if a.shape != v.shape:
+                raise ValueError(
+                    f"Model {self.name}: weight '{v.path}' has shape {v.shape}, which is not "
+                    f"compatible with the provided weight shape {a.shape}."
+                )
+        for v, a in zip(variables, arrays):
+            v.assign(a)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on model '{self.name}', but the model isn't "
+                f"built. You can build it manually via: `model.build(input_shape)`."
+            )
+        return int(sum(v.size for v in self.weights))
+
+    @property
+    def losses(self):
+        out = []
+        for layer in self.layers:
+            out.extend(layer.losses)
+        return out
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index (Keras' errors for both, neither or a miss)."""
+        if index is not None and name is not None:
+            raise ValueError(
+                f"Provide only a layer name or a layer index. Received: index={index}, name={name}."
+            )
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(self.layers)} layers."
+                )
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}."
+            )
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    # ------------------------------------------------------------- inference
+    def predict_on_batch(self, x):
+        """Returns predictions for one batch of samples (no batching, no progress bar)."""
+        return self(x)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Generates output predictions for the input samples, batch by batch.
+
+        Args:
+            x: input samples (array-like).
+            batch_size: samples per batch (default 32).
+            verbose: "auto" or 1 (progress bar), 2 (one line), 0 (silent).
+            steps: number of batches to run (default: all).
+            callbacks: accepted for Keras compatibility; not used by predict.
+
+        Returns:
+            NumPy array of predictions.
+        """
+        verbose = _resolve_verbose(verbose)
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        x = to_float_array(x, self.dtype, what="the input of predict")
+        n = x.shape[0] if x.ndim else 0
+        total_steps = -(-n // batch_size)
+        if steps is not None:
+            total_steps = min(total_steps, int(steps))
+        bar = Progbar(total_steps, verbose=verbose) if verbose and total_steps else None
+        outputs = []
+        for step in range(total_steps):
+            outputs.append(self(x[step * batch_size:(step + 1) * batch_size]))
+            if bar:
+                bar.update(step + 1)
+        if not outputs:
+            return self(x[:0])
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Prints a string summary of the network (Keras 2.7-2.12 text table).
+
+        Args:
+            line_length: total length of printed lines (default 65).
+            positions: relative or absolute positions of the column ends.
+            print_fn: function called with each line (default ``print``).
+            expand_nested: accepted for compatibility (no nested models yet).
+            show_trainable: add a column telling whether each layer is trainable.
+            layer_range: accepted for compatibility; must be None.
+        """
+        if not self.built:
+            raise ValueError(
+                "This model has not yet been built. Build the model first by calling `build()` "
+                "or by calling the model on a batch of data."
+            )
+        summary_utils.print_summary(self, line_length=line_length, positions=positions,
+                                    print_fn=print_fn, show_trainable=show_trainable)

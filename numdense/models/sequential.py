@@ -1,0 +1,210 @@
+"""``Sequential``: a plain stack of layers, one input and one output."""
+
+from numdense.layers import deserialize as deserialize_layer
+from numdense.layers import serialize as serialize_layer
+from numdense.layers.input_layer import InputLayer
+from numdense.layers.layer import Layer, to_float_array
+from numdense.layers.symbolic import KerasTensor
+from numdense.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input`` tensor or ``InputLayer`` may come first).
+        trainable: whether the model's weights are trained.
+        name: model name (default ``sequential``, ``sequential_1``, ...).
+
+    Example:
+        >>> model = Sequential([Dense(64, activation="relu", input_shape=(20,)), Dense(5)])
+        >>> model.output_shape
+        (None, 5)
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        Layer.__init__(self, name=name, trainable=trainable)
+        self._layers = []
+        self._owned_nodes = []
+        self._inputs = self._outputs = None
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        self._maybe_rebuild()
+
+    # ---------------------------------------------------------------- layers
+    @property
+    def layers(self):
+        return [l for l in self._layers if not isinstance(l, InputLayer)]
+
+    @Model.trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    def add(self, layer, rebuild=True):
+        """Adds a layer on top of the stack (an ``Input`` tensor sets the model's input)."""
+        if isinstance(layer, KerasTensor) and layer._history is not None:
+            if isinstance(layer._history[0], InputLayer):
+                layer = layer._history[0]
+        if not isinstance(layer, Layer):
+            raise ValueError(
+                "Only instances of `numdense.layers.Layer` can be added to a Sequential model. "
+                f"Received: {layer!r} (of type {type(layer).__name__})"
+            )
+        if isinstance(layer, InputLayer):
+            if self._layers and isinstance(self._layers[0], InputLayer):
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input "
+                    f"shape {self._layers[0].batch_shape}. You cannot add a different Input "
+                    "layer to it."
+                )
+            if self._layers:
+                raise ValueError("An Input layer can only be the first layer of a Sequential model.")
+        names = {l.name for l in self._layers}
+        if layer.name in names:
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the "
+                "`name` argument to pass a unique name."
+            )
+        self._layers.append(layer)
+        if rebuild:
+            self._maybe_rebuild()
+        else:
+            self.built = False
+
+    def pop(self, rebuild=True):
+        """Removes and returns the last layer."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    def _maybe_rebuild(self):
+        self.built = False
+        if not self._layers:
+            return
+        first = self._layers[0]
+        if not isinstance(first, InputLayer) and first._batch_input_shape is not None:
+            self._layers.insert(0, InputLayer(batch_shape=first._batch_input_shape,
+                                              dtype=first.dtype))
+            first = self._layers[0]
+        if isinstance(first, InputLayer) and len(self._layers) > 1:
+            self.build(first.batch_shape)
+
+    def build(self, input_shape=None):
+        """Builds every layer for ``input_shape`` (batch dimension included, may be None)."""
+        if input_shape is None:
+            if self._layers and isinstance(self._layers[0], InputLayer):
+                input_shape = self._layers[0].batch_shape
+            else:
+                raise ValueError("You must provide an `input_shape` argument.")
+        input_shape = tuple(input_shape)
+        for layer, node in self._owned_nodes:  # forget the trace of a previous build
+            if node in layer._inbound_nodes:
+                layer._inbound_nodes.remove(node)
+        self._owned_nodes = []
+        if self._layers and isinstance(self._layers[0], InputLayer):
+            tensor = self._layers[0].output_tensor
+            if tensor.shape[1:] != input_shape[1:]:
+                raise ValueError(
+                    f"Sequential model '{self.name}' expects inputs of shape {tensor.shape}; "
+                    f"cannot build it for input_shape={input_shape}."
+                )
+        else:
+            tensor = KerasTensor(input_shape, self.dtype, name=f"{self.name}_input")
+        inputs = tensor
+        for layer in self.layers:
+            tensor = layer(tensor)
+            self._owned_nodes.append((layer, layer._inbound_nodes[-1]))
+        self._inputs, self._outputs = [inputs], [tensor]
+        self.built = True
+
+    # ----------------------------------------------------------- call/shapes
+    def __call__(self, inputs, training=False, **kwargs):
+        if isinstance(inputs, KerasTensor):
+            if not self.built:
+                self.build(inputs.shape)
+            for layer in self.layers:
+                inputs = layer(inputs)
+            return inputs
+        x = to_float_array(inputs, self.dtype, what=f"the input of model '{self.name}'")
+        if not self.built:
+            if x.ndim == 0:
+                raise ValueError(f"Model '{self.name}' expects batched inputs; received a scalar.")
+            self.build((None,) + x.shape[1:])
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x
+
+    def call(self, inputs, training=False):
+        return self(inputs, training=training)
+
+    def compute_output_shape(self, input_shape):
+        for layer in self.layers:
+            input_shape = layer.compute_output_shape(input_shape)
+        return input_shape
+
+    def _require_built(self, what):
+        if not self.built:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no defined {what} yet: it has not been "
+                "built. Add an Input, pass `input_shape` to the first layer, or call `build()`."
+            )
+
+    @property
+    def inputs(self):
+        self._require_built("inputs")
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        self._require_built("outputs")
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
+
+    @property
+    def input_shape(self):
+        self._require_built("input shape")
+        return self._inputs[0].shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output shape")
+        return self._outputs[0].shape
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        config = Layer.get_config(self)
+        layers = []
+        for layer in self._layers:
+            entry = serialize_layer(layer)
+            build_config = None if isinstance(layer, InputLayer) else layer.get_build_config()
+            if build_config:
+                entry["build_config"] = build_config
+            layers.append(entry)
+        config["layers"] = layers
+        if self.built and not isinstance(self._layers[0], InputLayer):
+            config["build_input_shape"] = list(self._inputs[0].shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize_layer(layer_config, custom_objects), rebuild=False)
+        model._maybe_rebuild()
+        if not model.built and config.get("build_input_shape") is not None:
+            model.build(tuple(config["build_input_shape"]))
+        return model
