@@ -98,12 +98,13 @@ class Dense(Layer):
         x = inputs.reshape(-1, inputs.shape[-1])
         out = np.empty((x.shape[0], self.units), dtype=self._dtype)
         bias = self._bias.value if self._bias is not None else _empty(self._dtype, 1)
-        spec = activations.kernel_spec(self.activation)
+        activation = self.activation or activations.linear
+        spec = activations.kernel_spec(activation)
         if spec is None:
             dense_kernels.dense_forward_into(
                 x, self._kernel.value, bias, out, _empty(self._dtype, 2), 0, 0.0, 0.0, 0.0
             )
-            out = np.asarray(self.activation(out), dtype=self._dtype)
+            out = np.asarray(activation(out), dtype=self._dtype)
         else:
             kind, p0, p1, p2 = spec
             dense_kernels.dense_forward_into(

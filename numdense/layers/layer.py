@@ -224,7 +224,7 @@ class Layer:
             self._maybe_build((None,) + x.shape[1:])
             assert_input_compatibility(self.input_spec, x.shape, self.name)
         outputs = self.call(x, training=training)
-        if self.activity_regularizer is not None and training:
+        if self.activity_regularizer is not None:
             batch = outputs.shape[0] if outputs.ndim else 1
             value = float(self.activity_regularizer(outputs))
             self._activity_losses = [value / batch if batch else 0.0]
