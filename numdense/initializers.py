@@ -143,9 +143,9 @@ class Constant(Initializer):
     def get_config(self):
         value = self.value
         if isinstance(value, (np.ndarray, np.generic)):
-            # Keras' serialize_keras_object form for NumPy values.
+            # Keras' serialize_keras_object form for array values.
             value = {
-                "class_name": "__numpy__",
+                "class_name": "__tensor__",
                 "config": {"value": value.tolist(), "dtype": value.dtype.name},
             }
         return {"value": value}
@@ -153,7 +153,7 @@ class Constant(Initializer):
     @classmethod
     def from_config(cls, config):
         value = config["value"]
-        if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__"):
             value = np.array(value["config"]["value"], dtype=value["config"]["dtype"])
         return cls(value)
 

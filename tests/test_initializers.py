@@ -159,6 +159,7 @@ def test_constant_array_value():
     value = np.random.default_rng(1).random((3, 3))
     init = initializers.Constant(value=value)
     np.testing.assert_allclose(init((3, 3), "float64"), value)
+    assert init.get_config()["value"]["class_name"] == "__tensor__"
     revived = roundtrip(init)
     np.testing.assert_allclose(revived((3, 3), "float64"), value)
 
@@ -292,3 +293,29 @@ def test_scalar_and_vector_shapes():
     assert initializers.GlorotUniform(seed=1)(()).shape == ()
     bias = initializers.HeUniform(seed=1)((10,))
     assert bias.shape == (10,) and np.abs(bias).max() < np.sqrt(6 / 10)
+
+
+# Keras 3.15.1 with KERAS_BACKEND=numpy seeds NumPy's Generator the same way, so these match
+# bit for bit (values printed from that Keras for shape (4, 3)).
+KERAS_NUMPY_BACKEND_VALUES = {
+    "GlorotUniform": (
+        dict(seed=3),
+        [-0.7672286629676819, -0.4873322546482086, 0.5578519105911255, 0.15213452279567719],
+    ),
+    "Orthogonal": (
+        dict(gain=2.0, seed=9),
+        [-1.1342263221740723, 1.4881765842437744, -0.6042340397834778, 0.9269272089004517],
+    ),
+    "HeNormal": (
+        dict(seed=5),
+        [-0.6446505188941956, -1.0646156072616577, -0.19965104758739471, 0.3379843235015869],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_NUMPY_BACKEND_VALUES))
+def test_matches_keras_numpy_backend(name):
+    kwargs, expected = KERAS_NUMPY_BACKEND_VALUES[name]
+    values = getattr(initializers, name)(**kwargs)((4, 3))
+    assert values.dtype == np.float32
+    assert values.ravel()[:4].tolist() == expected

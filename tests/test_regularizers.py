@@ -41,6 +41,16 @@ def test_penalties_match_numpy(x):
     assert isinstance(regularizers.L2(0.1)(x), float)
 
 
+def test_values_from_keras(x):
+    # Printed by Keras 3.15.1 (float32 arithmetic) for this same x.
+    assert regularizers.L1(0.1)(x) == pytest.approx(0.8031229972839355, rel=1e-6)
+    assert regularizers.L2(0.1)(x) == pytest.approx(0.6303192973136902, rel=1e-6)
+    assert regularizers.L1L2(0.1, 0.2)(x) == pytest.approx(2.0637617111206055, rel=1e-6)
+    reg = regularizers.OrthogonalRegularizer(0.1)
+    assert reg(x) == pytest.approx(0.07752372324466705, rel=1e-6)
+    assert reg.get_config() == {"factor": 0.10000000149011612, "mode": "rows"}
+
+
 @pytest.mark.parametrize("mode", ["rows", "columns"])
 def test_orthogonal_regularizer(x, mode):
     reg = regularizers.OrthogonalRegularizer(factor=0.1, mode=mode)
