@@ -384,7 +384,11 @@ class _FixedVarianceScaling(VarianceScaling):
         )
 
     def get_config(self):
-        return {"seed": self._init_seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
+        return {
+            "seed": self._init_seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class GlorotUniform(_FixedVarianceScaling):

@@ -193,12 +193,14 @@ def test_bias_vector_is_one_norm():
     b = np.array([3.0, 4.0])
     np.testing.assert_allclose(constraints.MaxNorm(1.0)(b), [0.6, 0.8], rtol=1e-6)
     np.testing.assert_allclose(constraints.UnitNorm()(b), [0.6, 0.8], rtol=1e-6)
-    assert constraints.MaxNorm(0.3).kernel_spec((8,)) == (K.MAX_NORM, 0.3, 0.0, 0.0, K.AXIS_ALL, (1, 8))
+    spec = constraints.MaxNorm(0.3).kernel_spec((8,))
+    assert spec == (K.MAX_NORM, 0.3, 0.0, 0.0, K.AXIS_ALL, (1, 8))
 
 
 def test_kernel_specs():
     assert constraints.MaxNorm(0.5).kernel_spec((5, 8)) == (K.MAX_NORM, 0.5, 0.0, 0.0, 0, (5, 8))
-    assert constraints.UnitNorm(axis=1).kernel_spec((5, 8)) == (K.UNIT_NORM, 0.0, 0.0, 0.0, 1, (5, 8))
+    spec = constraints.UnitNorm(axis=1).kernel_spec((5, 8))
+    assert spec == (K.UNIT_NORM, 0.0, 0.0, 0.0, 1, (5, 8))
     assert constraints.MinMaxNorm(0.2, 0.8, 0.7).kernel_spec((5, 8)) == (
         K.MIN_MAX_NORM,
         0.2,

@@ -63,7 +63,8 @@ def test_get_method():
     assert isinstance(regularizers.get("l1"), regularizers.L1)
     assert isinstance(regularizers.get("L1"), regularizers.L1)
     assert isinstance(regularizers.get("l2"), regularizers.L2)
-    assert isinstance(regularizers.get("orthogonal_regularizer"), regularizers.OrthogonalRegularizer)
+    orth = regularizers.get("orthogonal_regularizer")
+    assert isinstance(orth, regularizers.OrthogonalRegularizer)
     assert regularizers.get(None) is None
     with pytest.raises(ValueError):
         regularizers.get("typo")
@@ -93,7 +94,8 @@ def test_configs_round_trip():
         assert cfg["class_name"] == type(reg).__name__
         again = regularizers.deserialize(cfg)
         assert type(again) is type(reg) and again.get_config() == reg.get_config()
-    assert isinstance(regularizers.get({"class_name": "L2", "config": {"l2": 0.01}}), regularizers.L2)
+    reg = regularizers.get({"class_name": "L2", "config": {"l2": 0.01}})
+    assert isinstance(reg, regularizers.L2)
 
 
 def test_orthogonal_errors():
@@ -131,7 +133,9 @@ def test_validate_float_arg_accepts(value):
     assert isinstance(result, float) and result == float(value)
 
 
-@pytest.mark.parametrize("value", ["str", float("nan"), float("inf"), -float("inf"), -1, -0.001, None, [0.1]])
+@pytest.mark.parametrize(
+    "value", ["str", float("nan"), float("inf"), -float("inf"), -1, -0.001, None, [0.1]]
+)
 def test_validate_float_arg_rejects(value):
     with pytest.raises(ValueError) as err:
         regularizers.validate_float_arg(value, name="l1")
