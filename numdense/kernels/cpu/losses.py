@@ -365,8 +365,8 @@ def loss_values_into(y_true, y_pred, out, kind, p0, eps=DEFAULT_EPS):
     if n == 0:
         return
     t2 = y_true.reshape((n, y_true.size // n))
-    # y_pred stands in for the unused dy and out for the unused weights.
-    _run(t2, y_pred, out, out, y_pred, kind, p0, eps, True, False)
+    # Empty stand-ins for the unused dy, and out for the unused weights.
+    _run(t2, y_pred, out, out, np.empty((n, 0), y_pred.dtype), kind, p0, eps, True, False)
 
 
 @kernel
@@ -382,7 +382,7 @@ def loss_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_EPS):
     if n == 0:
         return
     t2 = y_true.reshape((n, y_true.size // n))
-    _run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)
+    _run(t2, y_pred, weights, np.empty(0, y_pred.dtype), dy, kind, p0, eps, False, True)
 
 
 @kernel
@@ -393,7 +393,12 @@ def loss_value_and_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_
     if n == 0:
         return 0.0
     t2 = y_true.reshape((n, y_true.size // n))
-    return _run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)
+    return _run(t2, y_pred, weights, np.empty(0, y_pred.dtype), dy, kind, p0, eps, False, True)
+
+
+def _c_array(a, dtype):
+    """``a`` as a writable C-contiguous array of ``dtype`` (one compiled variant per dtype)."""
+    return np.require(a, dtype=dtype, requirements=("C", "W"))
 
 
 def _float_dtype(a):
@@ -434,7 +439,7 @@ def _prepare(kind, y_true, y_pred):
     lead = y_pred.shape[:-1]
     n = int(np.prod(lead, dtype=np.int64))
     k = y_pred.shape[-1]
-    p2 = np.ascontiguousarray(y_pred, dtype=dtype).reshape(n, k)
+    p2 = _c_array(y_pred, dtype).reshape(n, k)
     y_true = np.asarray(y_true)
     if kind in K.SPARSE:
         if y_true.shape == lead + (1,):
@@ -443,13 +448,13 @@ def _prepare(kind, y_true, y_pred):
             raise ValueError(
                 f"Sparse labels must have shape {lead} or {lead + (1,)}. Received: {y_true.shape}"
             )
-        t = np.ascontiguousarray(check_labels(y_true, k).reshape(n), dtype=dtype)
+        t = _c_array(check_labels(y_true, k).reshape(n), dtype)
     else:
         if y_true.shape != y_pred.shape:
             raise ValueError(
                 f"y_true and y_pred must have the same shape. Received: {y_true.shape} and {y_pred.shape}"
             )
-        t = np.ascontiguousarray(y_true, dtype=dtype).reshape(n, k)
+        t = _c_array(y_true, dtype).reshape(n, k)
     return t, p2, lead
 
 
@@ -477,7 +482,7 @@ def loss_grad(kind, y_true, y_pred, weights=None, p0=0.0, eps=None):
     if weights is None:
         w = np.ones(p.shape[0], dtype=p.dtype)
     else:
-        w = np.ascontiguousarray(np.broadcast_to(weights, lead), dtype=p.dtype).reshape(-1)
+        w = _c_array(np.broadcast_to(weights, lead), p.dtype).reshape(-1)
     dy = np.empty_like(p)
     loss_grad_into(t, p, w, dy, kind, float(p0), epsilon() if eps is None else float(eps))
     return dy.reshape(np.shape(y_pred))
