@@ -22,6 +22,16 @@ class Activation(Layer):
     def call(self, inputs, training=False):
         return np.asarray(self.activation(inputs), dtype=self._dtype)
 
+    def _train_forward(self, x):
+        y = np.ascontiguousarray(self.activation(x), dtype=self._dtype)
+        self._cache = (x, y)
+        return y
+
+    def _train_backward(self, dy):
+        x, y = self._cache
+        self._grads = {}
+        return np.asarray(activations.gradient(self.activation, x, dy, y=y), dtype=self._dtype)
+
     def get_config(self):
         config = super().get_config()
         config["activation"] = activations.serialize(self.activation)

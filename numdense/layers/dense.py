@@ -112,6 +112,44 @@ class Dense(Layer):
             )
         return out.reshape(inputs.shape[:-1] + (self.units,))
 
+    def _train_forward(self, x):
+        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        rows = x2.shape[0]
+        z = np.empty((rows, self.units), dtype=self._dtype)
+        y = np.empty_like(z)
+        bias = self._bias.value if self._bias is not None else _empty(self._dtype, 1)
+        activation = self.activation or activations.linear
+        spec = activations.kernel_spec(activation)
+        if spec is None:
+            dense_kernels.dense_forward_into(x2, self._kernel.value, bias, z, z, 0, 0.0, 0.0, 0.0)
+            y = np.ascontiguousarray(activation(z), dtype=self._dtype)
+        else:
+            dense_kernels.dense_forward_into(x2, self._kernel.value, bias, y, z, *spec)
+        self._cache = (x.shape, x2, z, y, spec, activation)
+        return y.reshape(x.shape[:-1] + (self.units,))
+
+    def _train_backward(self, dy):
+        in_shape, x2, z, y, spec, activation = self._cache
+        dy2 = np.ascontiguousarray(dy.reshape(-1, self.units), dtype=self._dtype)
+        dz = np.empty_like(dy2)
+        dx = np.empty(x2.shape, dtype=self._dtype)
+        dw = np.empty(self._kernel.shape, dtype=self._dtype)
+        db = np.empty(self.units if self._bias is not None else 0, dtype=self._dtype)
+        if spec is None:
+            # A user-supplied activation: its gradient comes from activations.gradient
+            # (complex-step differentiation), then a linear backward.
+            dz_act = np.ascontiguousarray(activations.gradient(activation, z, dy2, y=y),
+                                          dtype=self._dtype)
+            dense_kernels.dense_backward_into(x2, self._kernel.value, z, z, dz_act, dz, dx, dw,
+                                              db, 0, 0.0, 0.0, 0.0, True)
+        else:
+            dense_kernels.dense_backward_into(x2, self._kernel.value, z, y, dy2, dz, dx, dw, db,
+                                              *spec, True)
+        self._grads = {id(self._kernel): dw}
+        if self._bias is not None:
+            self._grads[id(self._bias)] = db
+        return dx.reshape(in_shape)
+
     def get_config(self):
         config = super().get_config()
         config.update({

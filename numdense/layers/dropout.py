@@ -60,6 +60,18 @@ class Dropout(Layer):
         dropout_kernels.dropout_forward_into(flat, noise, out, mask, self.rate)
         return out.reshape(inputs.shape)
 
+    def _train_forward(self, x):
+        if self.rate == 0.0:
+            self._mask = None
+            return x
+        self._mask = (np.zeros(x.shape, self._dtype) if self.rate >= 1.0
+                      else self.dropout_mask(x.shape))
+        return x * self._mask
+
+    def _train_backward(self, dy):
+        self._grads = {}
+        return dy if self._mask is None else dy * self._mask
+
     def get_config(self):
         config = super().get_config()
         config.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})

@@ -36,6 +36,16 @@ class Flatten(Layer):
             x = x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
         return x.reshape(x.shape[0], -1)
 
+    def _train_forward(self, x):
+        self._cache = x.shape
+        if self.data_format == "channels_first" and x.ndim > 2:
+            raise NotImplementedError("Training through Flatten(data_format='channels_first').")
+        return x.reshape(x.shape[0], -1)
+
+    def _train_backward(self, dy):
+        self._grads = {}
+        return dy.reshape(self._cache)
+
     def get_config(self):
         config = super().get_config()
         config["data_format"] = self.data_format

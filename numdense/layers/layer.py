@@ -241,6 +241,20 @@ class Layer:
         self._inbound_nodes.append(Node(self, [tensor], [output]))
         return output
 
+    # ------------------------------------------------- training (Python path)
+    def _train_forward(self, x):
+        """Forward pass that keeps what ``_train_backward`` needs. Returns the output."""
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not support training in numdense."
+        )
+
+    def _train_backward(self, dy):
+        """Backward pass: returns dL/dinput and stores weight gradients in ``self._grads``
+        (a dict from ``id(variable)`` to an array of the variable's shape)."""
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not support training in numdense."
+        )
+
     def get_build_config(self):
         shape = getattr(self, "_build_shape", None)
         return {"input_shape": list(shape)} if shape is not None else None

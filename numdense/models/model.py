@@ -3,6 +3,7 @@
 import numpy as np
 
 from numdense.layers.layer import Layer, to_float_array
+from numdense.models.trainer import Trainer
 from numdense.utils import summary_utils
 from numdense.utils.progbar import Progbar
 
@@ -15,7 +16,7 @@ def _resolve_verbose(verbose):
     return verbose
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """Base class of numdense models: a layer made of layers.
 
     Subclasses provide ``layers`` and ``call``. The model owns no weights of its own: ``weights``

@@ -1,0 +1,207 @@
+"""Compiled whole-model loops for stacks of Dense layers: inference and training steps.
+
+One Numba function runs many training steps (gather the batch, forward through every layer,
+loss and its gradient, backward, one optimizer update per parameter) without returning to
+Python, so a step costs a few kernel calls and no allocation. Layers are described by typed
+lists of arrays and small per-layer parameter arrays, so a single compiled function (per
+dtype) serves every Dense stack.
+"""
+
+import numpy as np
+
+from numdense.kernels.cpu._jit import kernel
+from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
+from numdense.kernels.cpu.losses import loss_value_and_grad_into, loss_values_into
+from numdense.kernels.cpu.optimizers import (
+    grad_sq_norm_with_reg,
+    optimizer_begin_step,
+    optimizer_update_into,
+)
+from numdense.kernels.cpu.regularizers import l1l2_penalty
+
+@kernel
+def seed_dropout(seed):
+    """Seeds the generator that the training loop draws dropout masks from."""
+    np.random.seed(seed)
+
+
+@kernel
+def sequential_forward_into(x, ws, bs, kinds, params, outs):
+    """Inference through a stack of Dense layers.
+
+    x: (rows, d0) C-contiguous; ws: typed list of kernels (d_l, d_{l+1}); bs: typed list of
+    biases (d_{l+1},) or (0,) for none; kinds: int64 (L,) activation ids; params: float64 (L, 3)
+    activation parameters; outs: typed list of (rows_max, d_{l+1}) buffers with rows_max >= rows.
+    Writes every layer's output into ``outs[l][:rows]``; the model output is ``outs[L-1][:rows]``.
+    """
+    rows = x.shape[0]
+    empty = np.empty((0, 0), dtype=x.dtype)
+    h = x
+    for l in range(len(ws)):
+        out = outs[l][:rows]
+        dense_forward_into(h, ws[l], bs[l], out, empty, kinds[l], params[l, 0], params[l, 1],
+                           params[l, 2])
+        h = out
+
+
+@kernel
+def _gather_rows(src, order, start, count, dst):
+    for i in range(count):
+        row = order[start + i]
+        for j in range(src.shape[1]):
+            dst[i, j] = src[row, j]
+
+
+@kernel
+def _dropout(y, mask, out, rate):
+    scale = 1.0 / (1.0 - rate)
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            keep = scale if np.random.random() >= rate else 0.0
+            mask[i, j] = keep
+            out[i, j] = y[i, j] * keep
+
+
+@kernel
+def _activity_penalty_and_grad(y, dy, l1, l2, scale):
+    """Adds ``scale * d/dy (l1*sum|y| + l2*sum y^2)`` to dy; returns the scaled penalty."""
+    total = 0.0
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            v = y[i, j]
+            s = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+            total += l1 * abs(v) + l2 * v * v
+            dy[i, j] += scale * (l1 * s + 2.0 * l2 * v)
+    return total * scale
+
+
+@kernel
+def _multiply_into(a, b):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] *= b[i, j]
+
+
+@kernel
+def sequential_train_steps(
+    x, y, sample_weight, order, first_step, last_step, batch_size, lrs, iterations,
+    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
+    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
+    loss_kind, loss_p0, loss_eps, logits_loss,
+    opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u, trainable,
+    reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
+    clipvalue, clipnorm, global_clipnorm, batch_losses, batch_sizes, pred_store, stop_on_nan,
+):
+    """Runs training steps ``first_step <= s < last_step`` of an epoch.
+
+    Data: x (n, d0), y (n, k) (sparse labels as (n, 1) floats), sample_weight (n,) (sample and
+    class weights combined), order (n,) int64 sample order of the epoch; batch s covers
+    ``order[s*batch_size : (s+1)*batch_size]`` (the last batch may be partial). lrs: float64
+    learning rate of each step of the epoch (indexed by s); iterations: int64 (1,) optimizer step count, advanced in
+    place.
+
+    Layers (L Dense layers): ws / bs kernels and biases ((0,) = no bias); kinds, act_params
+    activation ids and parameters; dropout_rates (L,) rate of a Dropout after each layer (0 =
+    none); act_l1 / act_l2 (L,) activity-regularizer coefficients.
+
+    Buffers (batch_size rows): xb, yb, wb batch copies; zs pre-activations, acts activation
+    outputs, outs layer outputs after dropout (may be the same arrays as acts), masks dropout
+    masks, grads upstream gradients of each layer output, dzs scratch, gws / gbs parameter
+    gradients (gbs[l] is (0,) without bias).
+
+    Loss: loss_kind / loss_p0 / loss_eps; logits_loss = 1 when the last layer's activation is
+    folded into the loss (softmax or sigmoid with a crossentropy, computed from logits as Keras'
+    TensorFlow backend does), so the loss reads the last pre-activation.
+
+    Optimizer (P trainable parameters, flat 1-D views): params, pgrads (views of ws/bs and
+    gws/gbs), slot_m / slot_v / slot_u, trainable (P,) int64, reg_l1 / reg_l2 / weight_decay,
+    constraint specs c_* and their 2-D view shapes c_rows / c_cols; clipvalue, clipnorm,
+    global_clipnorm (<= 0 = off).
+
+    Writes batch_losses[s] (total loss incl. penalties) and batch_sizes[s], and, when
+    pred_store has n rows, the model outputs of the batch into pred_store rows start..start+nb
+    (epoch order, for training metrics); updates weights and slots in place. Returns the index one past the last step run (early when a loss is not
+    finite and stop_on_nan is set).
+    """
+    n = x.shape[0]
+    L = len(ws)
+    no_dx = np.empty((0, 0), dtype=x.dtype)
+    for s in range(first_step, last_step):
+        start = s * batch_size
+        nb = min(batch_size, n - start)
+        xs = xb[:nb]
+        ys = yb[:nb]
+        _gather_rows(x, order, start, nb, xs)
+        _gather_rows(y, order, start, nb, ys)
+        weights = wb[:nb]
+        for i in range(nb):
+            weights[i] = sample_weight[order[start + i]] / nb
+
+        # Forward.
+        h = xs
+        for l in range(L):
+            dense_forward_into(h, ws[l], bs[l], acts[l][:nb], zs[l][:nb], kinds[l],
+                               act_params[l, 0], act_params[l, 1], act_params[l, 2])
+            if dropout_rates[l] > 0.0:
+                _dropout(acts[l][:nb], masks[l][:nb], outs[l][:nb], dropout_rates[l])
+            h = outs[l][:nb]
+
+        # Loss and its gradient w.r.t. the last layer output (or its logits).
+        last = L - 1
+        if logits_loss:
+            loss = loss_value_and_grad_into(ys, zs[last][:nb], weights, dzs[last][:nb],
+                                            loss_kind, loss_p0, loss_eps)
+        else:
+            loss = loss_value_and_grad_into(ys, outs[last][:nb], weights, grads[last][:nb],
+                                            loss_kind, loss_p0, loss_eps)
+        for p in range(len(params)):
+            if trainable[p] and (reg_l1[p] != 0.0 or reg_l2[p] != 0.0):
+                loss += l1l2_penalty(params[p], reg_l1[p], reg_l2[p])
+
+        # Backward.
+        for l in range(L - 1, -1, -1):
+            g = grads[l][:nb]
+            if dropout_rates[l] > 0.0 and not (logits_loss and l == last):
+                _multiply_into(g, masks[l][:nb])
+            if act_l1[l] != 0.0 or act_l2[l] != 0.0:  # never on a folded last layer
+                loss += _activity_penalty_and_grad(acts[l][:nb], g, act_l1[l], act_l2[l],
+                                                   1.0 / nb)
+            h_in = xs if l == 0 else outs[l - 1][:nb]
+            dx = grads[l - 1][:nb] if l > 0 else no_dx
+            if logits_loss and l == last:
+                # dzs[last] already holds d loss / d logits: a linear backward passes it through.
+                dense_backward_into(h_in, ws[l], zs[l][:nb], zs[l][:nb], dzs[l][:nb],
+                                    dzs[l][:nb], dx, gws[l], gbs[l], 0, 0.0, 0.0, 0.0, l > 0)
+            else:
+                dense_backward_into(h_in, ws[l], zs[l][:nb], acts[l][:nb], g, dzs[l][:nb], dx,
+                                    gws[l], gbs[l], kinds[l], act_params[l, 0],
+                                    act_params[l, 1], act_params[l, 2], l > 0)
+
+        batch_losses[s] = loss
+        batch_sizes[s] = nb
+        if pred_store.shape[0] > 0:
+            pred_store[start:start + nb] = outs[last][:nb]
+        if stop_on_nan and not np.isfinite(loss):
+            return s + 1
+
+        # Optimizer step.
+        t = iterations[0] + 1
+        optimizer_begin_step(opt_kind, opt_hp, opt_state, t)
+        scale = 1.0
+        if global_clipnorm > 0.0:
+            total = 0.0
+            for p in range(len(params)):
+                if trainable[p]:
+                    total += grad_sq_norm_with_reg(params[p], pgrads[p], reg_l1[p], reg_l2[p])
+            norm = np.sqrt(total)
+            if norm > global_clipnorm:
+                scale = global_clipnorm / norm
+        for p in range(len(params)):
+            if trainable[p]:
+                optimizer_update_into(opt_kind, params[p], pgrads[p], slot_m[p], slot_v[p],
+                                      slot_u[p], opt_hp, opt_state, lrs[s], t,
+                                      reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale,
+                                      weight_decay[p], c_kind[p], c_p0[p], c_p1[p], c_p2[p],
+                                      c_axis[p], c_rows[p], c_cols[p])
+        iterations[0] = t
+    return last_step

@@ -1,0 +1,87 @@
+"""Validation and conversion of the arrays given to ``fit`` / ``evaluate``.
+
+Every check runs before training starts, so bad input raises a clear error and leaves the
+model untouched.
+"""
+
+import numpy as np
+
+
+def as_float_array(value, dtype, name):
+    """``value`` as a C-contiguous float array, or TypeError naming the argument."""
+    if value is None:
+        raise ValueError(f"Argument `{name}` is required.")
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Expected `{name}` to be a numeric array (bool, int or float); received dtype "
+            f"{arr.dtype}."
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr, name):
+    """ValueError naming the first NaN/inf element of ``arr``."""
+    if arr.size and not np.isfinite(arr).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(
+            f"`{name}` contains NaN or inf values (first at index {index}: {arr[index]}). "
+            "Clean the data before training."
+        )
+
+
+def check_lengths(**arrays):
+    lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name}: {n}" for name, n in lengths.items())
+        raise ValueError(
+            f"Data cardinality is ambiguous: make sure all arrays contain the same number of "
+            f"samples ({detail})."
+        )
+
+
+def sample_weights(n, sample_weight, class_weight, y, sparse, dtype):
+    """Per-sample weights (n,) combining ``sample_weight`` and ``class_weight``."""
+    weights = np.ones(n, dtype=dtype)
+    if sample_weight is not None:
+        sw = as_float_array(sample_weight, dtype, "sample_weight")
+        if sw.ndim == 2 and sw.shape[1] == 1:
+            sw = sw[:, 0]
+        if sw.shape != (n,):
+            raise ValueError(
+                f"`sample_weight` must have shape ({n},) to match the {n} samples; received "
+                f"shape {sw.shape}."
+            )
+        check_finite(sw, "sample_weight")
+        if (sw < 0).any():
+            raise ValueError("`sample_weight` must be non-negative.")
+        weights *= sw
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"`class_weight` must be a dict; received {type(class_weight).__name__}.")
+        if sparse or y.shape[-1] == 1:
+            labels = y.reshape(n).astype(np.int64) if y.shape[-1] == 1 or sparse else None
+        else:
+            labels = np.argmax(y, axis=-1)
+        table = np.ones(int(max(list(class_weight) + [labels.max(initial=0)])) + 1, dtype=dtype)
+        for cls, w in class_weight.items():
+            table[int(cls)] = w
+        weights *= table[labels]
+    return weights
+
+
+def validation_split_arrays(arrays, split):
+    """Splits off the last ``split`` fraction of every array, before any shuffling (Keras)."""
+    if not 0 < split < 1:
+        raise ValueError(f"`validation_split` must be between 0 and 1. Received: {split}")
+    n = arrays[0].shape[0]
+    split_at = int(np.floor(n * (1.0 - split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"Training data contains {n} samples, which is not sufficient to split it into a "
+            f"validation and training set as specified by `validation_split={split}`. Either "
+            "provide more data, or a different value for the `validation_split` argument."
+        )
+    train = [None if a is None else a[:split_at] for a in arrays]
+    val = [None if a is None else a[split_at:] for a in arrays]
+    return train, val

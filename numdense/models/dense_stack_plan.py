@@ -1,0 +1,202 @@
+"""The compiled training path for Sequential stacks of Dense layers.
+
+``DenseStackPlan.build`` inspects a model; if every layer is a Dense (builtin activation), a
+Dropout after a Dense, an Activation that can be folded into the Dense before it, or a leading
+Flatten, it lays out everything one training step needs (typed lists of weight views, per-layer
+activation ids, preallocated batch buffers, optimizer slots) and ``run`` drives
+``numdense.kernels.cpu.sequential.sequential_train_steps``. Anything else returns None and the
+model trains through the per-layer Python path instead.
+"""
+
+import numpy as np
+from numba.typed import List
+
+from numdense import activations, config
+from numdense.kernels import activation_kinds as act
+from numdense.kernels import loss_kinds
+from numdense.kernels.cpu import sequential as seq
+from numdense.layers.activation import Activation
+from numdense.layers.dense import Dense
+from numdense.layers.dropout import Dropout
+from numdense.layers.flatten import Flatten
+from numdense.layers.input_layer import InputLayer
+
+_FOLD = {
+    (act.SOFTMAX, loss_kinds.CATEGORICAL_CROSSENTROPY): loss_kinds.CATEGORICAL_CROSSENTROPY_LOGITS,
+    (act.SOFTMAX, loss_kinds.SPARSE_CATEGORICAL_CROSSENTROPY):
+        loss_kinds.SPARSE_CATEGORICAL_CROSSENTROPY_LOGITS,
+    (act.SIGMOID, loss_kinds.BINARY_CROSSENTROPY): loss_kinds.BINARY_CROSSENTROPY_LOGITS,
+}
+
+
+def _typed(arrays):
+    out = List()
+    for a in arrays:
+        out.append(a)
+    return out
+
+
+def _activity_coefficients(layer):
+    reg = layer.activity_regularizer
+    if reg is None:
+        return 0.0, 0.0
+    spec = reg.kernel_spec()
+    return None if spec is None else spec
+
+
+def _units(model):
+    """[(dense, (kind, p0, p1, p2), dropout_rate)] or None if the model needs the Python path."""
+    units = []
+    for layer in model.layers:
+        if isinstance(layer, InputLayer):
+            continue
+        if isinstance(layer, Flatten):
+            if units or layer.data_format != "channels_last":
+                return None
+            continue
+        if isinstance(layer, Dense):
+            spec = activations.kernel_spec(layer.activation or activations.linear)
+            if spec is None or _activity_coefficients(layer) is None:
+                return None
+            units.append([layer, spec, 0.0])
+            continue
+        if not units:
+            return None
+        last = units[-1]
+        if isinstance(layer, Dropout) and last[2] == 0.0 and layer.noise_shape is None:
+            if not 0.0 <= layer.rate < 1.0:
+                return None
+            last[2] = layer.rate
+        elif isinstance(layer, Activation):
+            spec = activations.kernel_spec(layer.activation)
+            dense = last[0]
+            if (spec is None or last[1][0] != act.LINEAR or last[2] != 0.0
+                    or dense.activity_regularizer is not None
+                    or layer.activity_regularizer is not None):
+                return None
+            last[1] = spec
+        else:
+            return None
+    return units or None
+
+
+class DenseStackPlan:
+    """Everything a compiled training step needs, preallocated for one batch size."""
+
+    @classmethod
+    def build(cls, model, loss, optimizer, batch_size, y_width):
+        units = _units(model)
+        if units is None or model.dtype != units[0][0].dtype:
+            return None
+        if len(model.input_shape) > 2 and not isinstance(model.layers[0], Flatten):
+            return None
+        spec = loss.kernel_spec()
+        if spec is None:
+            return None
+        return cls(model, units, spec, optimizer, batch_size, y_width)
+
+    def __init__(self, model, units, loss_spec, optimizer, batch_size, y_width):
+        dtype = np.dtype(model.dtype)
+        self.model = model
+        self.batch_size = batch_size
+        self.layers = [u[0] for u in units]
+        n_layers = len(units)
+        denses = self.layers
+        self.in_width = denses[0].kernel.shape[0]
+        widths = [d.units for d in denses]
+        empty1 = np.empty(0, dtype)
+
+        self.ws = _typed([d.kernel.value for d in denses])
+        self.bs = _typed([d.bias.value if d.bias is not None else empty1 for d in denses])
+        self.kinds = np.array([u[1][0] for u in units], dtype=np.int64)
+        self.act_params = np.array([u[1][1:] for u in units], dtype=np.float64).reshape(n_layers, 3)
+        self.dropout_rates = np.array([u[2] for u in units], dtype=np.float64)
+        coefficients = [_activity_coefficients(d) for d in denses]
+        self.act_l1 = np.array([c[0] for c in coefficients], dtype=np.float64)
+        self.act_l2 = np.array([c[1] for c in coefficients], dtype=np.float64)
+
+        loss_kind, loss_p0 = loss_spec
+        last = n_layers - 1
+        folded = _FOLD.get((int(self.kinds[last]), loss_kind))
+        self.logits_loss = bool(folded is not None and self.dropout_rates[last] == 0.0
+                                and self.act_l1[last] == 0.0 and self.act_l2[last] == 0.0)
+        self.loss_kind = folded if self.logits_loss else loss_kind
+        self.loss_p0 = float(loss_p0)
+        self.sparse = loss_kind in loss_kinds.SPARSE
+
+        rows = batch_size
+
+        def buffers(width):
+            return np.zeros((rows, width), dtype)
+
+        self.xb = buffers(self.in_width)
+        self.yb = buffers(y_width)
+        self.wb = np.zeros(rows, dtype)
+        self.zs = _typed([buffers(w) for w in widths])
+        acts = [buffers(w) for w in widths]
+        self.acts = _typed(acts)
+        self.outs = _typed([buffers(w) if r > 0 else a
+                            for w, r, a in zip(widths, self.dropout_rates, acts)])
+        self.masks = _typed([buffers(w) if r > 0 else buffers(0)
+                             for w, r in zip(widths, self.dropout_rates)])
+        self.grads = _typed([buffers(w) for w in widths])
+        self.dzs = _typed([buffers(w) for w in widths])
+        self.gws = _typed([np.zeros_like(d.kernel.value) for d in denses])
+        self.gbs = _typed([np.zeros(d.units if d.bias is not None else 0, dtype) for d in denses])
+
+        # Trainable parameters, in model order, as flat views of weights and gradients.
+        variables, pgrads = [], []
+        for d, gw, gb in zip(denses, self.gws, self.gbs):
+            if not d.trainable:
+                continue
+            variables.append(d.kernel)
+            pgrads.append(gw.reshape(-1))
+            if d.bias is not None:
+                variables.append(d.bias)
+                pgrads.append(gb)
+        self.variables = variables
+        self.optimizer = optimizer
+        optimizer.build(variables)
+        plan = optimizer.kernel_plan(variables)
+        self.opt_kind = plan.kind
+        self.opt_hp = plan.hp
+        self.opt_state = plan.state
+        self.params = _typed([v.value.reshape(-1) for v in variables])
+        self.pgrads = _typed(pgrads) if pgrads else _typed([empty1[:0]])
+        if not variables:
+            self.params = _typed([empty1])
+        self.slot_m = _typed([s if s is not None else empty1 for s in plan.slot_m] or [empty1])
+        self.slot_v = _typed([s if s is not None else empty1 for s in plan.slot_v] or [empty1])
+        self.slot_u = _typed([s if s is not None else empty1 for s in plan.slot_u] or [empty1])
+        count = max(len(variables), 1)
+        self.trainable = np.array([1] * len(variables) or [0], dtype=np.int64)
+        self.reg_l1 = np.asarray(plan.l1, dtype=np.float64) if variables else np.zeros(count)
+        self.reg_l2 = np.asarray(plan.l2, dtype=np.float64) if variables else np.zeros(count)
+        self.weight_decay = np.asarray(plan.weight_decay, dtype=np.float64) if variables else np.zeros(count)
+        self.c_kind = np.asarray(plan.c_kind, dtype=np.int64) if variables else np.zeros(count, np.int64)
+        self.c_p = np.asarray(plan.c_params, dtype=np.float64).reshape(-1, 3) if variables else np.zeros((count, 3))
+        self.c_axis = np.asarray(plan.c_axis, dtype=np.int64) if variables else np.zeros(count, np.int64)
+        self.c_rows = np.asarray(plan.c_rows, dtype=np.int64) if variables else np.ones(count, np.int64)
+        self.c_cols = np.asarray(plan.c_cols, dtype=np.int64) if variables else np.ones(count, np.int64)
+        self.python_constraints = plan.python_constraints
+        self.iterations = np.zeros(1, dtype=np.int64)
+
+    def run(self, x, y, sample_weight, order, first_step, last_step, lrs, batch_losses,
+            batch_sizes, pred_store, stop_on_nan):
+        """Runs steps [first_step, last_step) of an epoch; returns the index after the last."""
+        opt = self.optimizer
+        self.iterations[0] = opt.iterations
+        clip = opt.clipping()
+        done = seq.sequential_train_steps(
+            x, y, sample_weight, order, first_step, last_step, self.batch_size, lrs,
+            self.iterations, self.ws, self.bs, self.kinds, self.act_params, self.dropout_rates,
+            self.act_l1, self.act_l2, self.xb, self.yb, self.wb, self.zs, self.acts, self.outs,
+            self.masks, self.grads, self.dzs, self.gws, self.gbs, self.loss_kind, self.loss_p0,
+            config.epsilon(), self.logits_loss, self.opt_kind, self.opt_hp, self.opt_state,
+            self.params, self.pgrads, self.slot_m, self.slot_v, self.slot_u, self.trainable,
+            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p[:, 0].copy(),
+            self.c_p[:, 1].copy(), self.c_p[:, 2].copy(), self.c_axis, self.c_rows, self.c_cols,
+            clip[0], clip[1], clip[2], batch_losses, batch_sizes, pred_store, stop_on_nan,
+        )
+        opt.iterations = int(self.iterations[0])
+        return done

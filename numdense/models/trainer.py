@@ -1,0 +1,499 @@
+"""``compile`` / ``fit`` / ``evaluate`` / ``train_on_batch`` / ``test_on_batch`` (Keras 3).
+
+Training runs one of two paths with identical semantics:
+
+* the compiled path (``DenseStackPlan``): a whole chunk of steps in one Numba call, used for
+  Sequential stacks of Dense layers with builtin activations, losses, regularizers and
+  constraints;
+* the Python path: per batch, each layer's ``_train_forward`` / ``_train_backward`` (kernel
+  calls) and ``optimizer.apply``; used for everything else (e.g. a custom Python activation).
+"""
+
+import time
+
+import numpy as np
+
+from numdense.models import data as data_utils
+
+# Run the compiled loop in chunks of about this many seconds, so that a terminal progress bar
+# and KeyboardInterrupt stay responsive.
+_CHUNK_SECONDS = 0.1
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return verbose
+
+
+def _lazy():
+    """The training modules, imported on first use so that inference-only imports stay light."""
+    from numdense import callbacks, losses, metrics, optimizers
+    from numdense.kernels import loss_kinds
+    from numdense.models.dense_stack_plan import DenseStackPlan
+
+    return callbacks, losses, metrics, optimizers, loss_kinds, DenseStackPlan
+
+
+def _resolve_loss(identifier):
+    losses_module = _lazy()[1]
+    if identifier is None:
+        raise ValueError(
+            "No loss to compute. Provide a `loss` argument in `compile()`, e.g. "
+            "model.compile(optimizer='adam', loss='mean_squared_error')."
+        )
+    if isinstance(identifier, losses_module.Loss):
+        return identifier
+    loss = losses_module.get(identifier)
+    if isinstance(loss, losses_module.Loss):
+        return loss
+    name = identifier if isinstance(identifier, str) else getattr(loss, "__name__", "loss")
+    return losses_module.LossFunctionWrapper(loss, name=name)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+class Trainer:
+    """Training methods mixed into ``Model``."""
+
+    compiled = False
+    optimizer = None
+    loss = None
+    history = None
+    stop_training = False
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configures the model for training.
+
+        Args:
+            optimizer: optimizer name or instance (default ``"rmsprop"``).
+            loss: loss name, function or ``Loss`` instance.
+            loss_weights: a float scaling the loss (single-output models).
+            metrics: list of metric names, functions or ``Metric`` instances; ``"accuracy"``
+                picks binary, categorical or sparse categorical accuracy from the data, as Keras.
+            weighted_metrics: metrics that also receive the sample weights.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
+                compatibility; numdense always runs compiled Numba kernels.
+        """
+        self.optimizer = _lazy()[3].get(optimizer)
+        self._loss_obj = None if loss is None else _resolve_loss(loss)
+        self.loss = loss
+        if loss_weights is not None and not isinstance(loss_weights, (int, float)):
+            if isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1:
+                loss_weights = loss_weights[0]
+            else:
+                raise ValueError(
+                    "`loss_weights` must be a single float for a single-output model. "
+                    f"Received: loss_weights={loss_weights!r}"
+                )
+        self._loss_weight = 1.0 if loss_weights is None else float(loss_weights)
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise TypeError(f"Expected `{name}` to be a list or tuple. Received: {value!r}")
+        self._metric_ids = list(metrics or [])
+        self._weighted_metric_ids = list(weighted_metrics or [])
+        self._metrics = None
+        self._plans = {}
+        self.compiled = True
+        self.stop_training = False
+
+    def _assert_compiled(self, method):
+        if not self.compiled:
+            raise ValueError(f"You must call `compile()` before calling `{method}()`.")
+        if self._loss_obj is None:
+            raise ValueError(
+                "No loss to compute. Provide a `loss` argument in `compile()`."
+            )
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m, _ in (self._metrics or [])]
+
+    # ------------------------------------------------------------------ data
+    def _sparse_loss(self):
+        spec = self._loss_obj.kernel_spec()
+        if spec is not None:
+            return spec[0] in _lazy()[4].SPARSE
+        return "sparse" in getattr(self._loss_obj, "name", "")
+
+    def _prepare(self, x, y, sample_weight=None, class_weight=None):
+        """Validated arrays (x, y2d, weights) for training/evaluation; raises before any change."""
+        dtype = self.dtype
+        x = data_utils.as_float_array(x, dtype, "x")
+        if y is None:
+            raise ValueError("Argument `y` (the targets) is required for training and evaluation.")
+        y = data_utils.as_float_array(y, dtype, "y")
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"`x` and `y` must be batched arrays; received shapes {x.shape} and {y.shape}.")
+        data_utils.check_lengths(x=x, y=y)
+        data_utils.check_finite(x, "x")
+        data_utils.check_finite(y, "y")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        expected = tuple(self.input_shape[1:])
+        if tuple(x.shape[1:]) != expected and None not in expected:
+            raise ValueError(
+                f"Model '{self.name}' expects inputs of shape {(None,) + expected}; received "
+                f"x of shape {x.shape}."
+            )
+        out_shape = self.output_shape
+        sparse = self._sparse_loss()
+        if sparse:
+            if y.ndim == len(out_shape):
+                if y.shape[-1] != 1:
+                    raise ValueError(
+                        f"Sparse labels must have shape {out_shape[:-1] + (1,)} or "
+                        f"{out_shape[:-1]}; received y of shape {y.shape}."
+                    )
+                y = y[..., 0]
+            if y.ndim != len(out_shape) - 1:
+                raise ValueError(
+                    f"Sparse labels must have shape {out_shape[:-1]}; received y of shape {y.shape}."
+                )
+            classes = out_shape[-1]
+            bad = (y < 0) | (y >= classes) | (y != np.floor(y))
+            if bad.any():
+                i = int(np.argwhere(bad.reshape(-1))[0][0])
+                raise ValueError(
+                    f"Received a label value of {y.reshape(-1)[i]} (at index {i}), which is "
+                    f"outside the valid range of [0, {classes - 1}] for a model with {classes} "
+                    "outputs (labels must be integers)."
+                )
+            y2 = np.ascontiguousarray(y.reshape(y.shape[0], -1))
+        else:
+            if y.ndim == len(out_shape) - 1 and out_shape[-1] == 1:
+                y = y[..., None]
+            if tuple(y.shape[1:]) != tuple(out_shape[1:]):
+                raise ValueError(
+                    f"Targets `y` of shape {y.shape} do not match the model output shape "
+                    f"{out_shape} for loss '{self._loss_obj.name}'."
+                )
+            y2 = np.ascontiguousarray(y)
+        weights = data_utils.sample_weights(x.shape[0], sample_weight, class_weight, y2, sparse,
+                                            dtype)
+        return x, y2, weights
+
+    # --------------------------------------------------------------- metrics
+    def _build_metrics(self, y, y_pred_shape):
+        if self._metrics is not None:
+            return
+        metrics_module = _lazy()[2]
+        built = []
+        loss_name = getattr(self._loss_obj, "name", None)
+        for ids, weighted in ((self._metric_ids, False), (self._weighted_metric_ids, True)):
+            for identifier in ids:
+                if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+                    metric = metrics_module.resolve_accuracy(y.shape, y_pred_shape, loss_name)
+                    metric.name = identifier
+                else:
+                    metric = metrics_module.get(identifier)
+                    if not isinstance(metric, metrics_module.Metric):
+                        name = identifier if isinstance(identifier, str) else metric.__name__
+                        metric = metrics_module.MeanMetricWrapper(metric, name=name)
+                    elif isinstance(identifier, str):
+                        metric.name = identifier
+                built.append((metric, weighted))
+        self._metrics = built
+
+    def _metric_results(self, y, y_pred, weights, prefix=""):
+        logs = {}
+        for metric, weighted in self._metrics or []:
+            metric.reset_state()
+            metric.update_state(y, y_pred, sample_weight=weights if weighted else None)
+            logs[prefix + metric.name] = float(metric.result())
+        return logs
+
+    # ------------------------------------------------------------ Python path
+    def _penalties(self):
+        total = 0.0
+        for v in self.trainable_weights:
+            if v.regularizer is not None:
+                total += float(v.regularizer(v.value))
+        return total
+
+    def _python_train_step(self, xb, yb, wb):
+        """One step through the layers' Python training methods; returns (loss, y_pred)."""
+        h = xb
+        activity = []
+        for layer in self.layers:
+            h = layer._train_forward(h)
+            if layer.activity_regularizer is not None:
+                activity.append((layer, h))
+        y_pred = h
+        yt = yb if not self._sparse_loss() else yb[:, 0]
+        weight_scale = self._loss_weight
+        loss = float(self._loss_obj(yt, y_pred, sample_weight=wb)) * weight_scale
+        dy = np.asarray(self._loss_obj.grad(yt, y_pred, sample_weight=wb), dtype=self.dtype)
+        dy = dy * weight_scale if weight_scale != 1.0 else dy
+        extra = {}
+        for layer, out in activity:
+            batch = out.shape[0] or 1
+            loss += float(layer.activity_regularizer(out)) / batch
+            g = np.zeros_like(out)
+            layer.activity_regularizer.add_gradient(np.ascontiguousarray(out), g)
+            extra[id(layer)] = g / batch
+        loss += self._penalties()
+        grads = {}
+        for layer in reversed(self.layers):
+            if id(layer) in extra:
+                dy = dy + extra[id(layer)]
+            dy = layer._train_backward(dy)
+            grads.update(layer._grads)
+        variables = self.trainable_weights
+        self.optimizer.apply([grads[id(v)] for v in variables], variables)
+        return loss, y_pred
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Trains the model for a fixed number of epochs.
+
+        Args:
+            x: input data (array-like).
+            y: targets (array-like; integer labels for sparse losses).
+            batch_size: samples per gradient update (default 32); the last partial batch of an
+                epoch is kept.
+            epochs: index of the epoch to stop at (epochs run from ``initial_epoch``).
+            verbose: "auto" or 1 (progress bar), 2 (one line per epoch), 0 (silent).
+            callbacks: list of ``numdense.callbacks.Callback``.
+            validation_split: fraction of the data, taken from the end before shuffling, to
+                evaluate on at the end of each epoch.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``; overrides
+                ``validation_split``.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight: dict mapping class index to a weight for the loss.
+            sample_weight: per-sample weights for the loss.
+            initial_epoch: epoch at which to start (to resume a run).
+            steps_per_epoch: batches per epoch (default: all samples).
+            validation_steps, validation_batch_size: batches and batch size for validation.
+            validation_freq: validate every this many epochs.
+
+        Returns:
+            A ``History`` whose ``history`` maps ``loss``, metric names and ``val_*`` to lists.
+        """
+        self._assert_compiled("fit")
+        verbose = _resolve_verbose(verbose)
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        epochs = int(epochs)
+        validation_freq = _positive_int(validation_freq, "validation_freq")
+        x, y, weights = self._prepare(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "`validation_data` must be a tuple (x_val, y_val) or "
+                    "(x_val, y_val, val_sample_weight)."
+                )
+            val = self._prepare(*validation_data)
+        elif validation_split:
+            (x, y, weights), (vx, vy, vw) = data_utils.validation_split_arrays(
+                [x, y, weights], validation_split)
+            val = (vx, vy, vw)
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, _positive_int(steps_per_epoch, "steps_per_epoch"))
+        self._build_metrics(y, self.output_shape)
+
+        plan = self._plan(batch_size, y.shape[1])
+        callbacks_module = _lazy()[0]
+        cbs = callbacks_module.CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+            verbose=verbose, epochs=epochs, steps=steps,
+        )
+        batch_hooks = cbs.wants_batch_hooks() if hasattr(cbs, "wants_batch_hooks") else True
+        stop_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs.callbacks)
+        rng = np.random.default_rng(getattr(self, "_shuffle_seed", None))
+        self.stop_training = False
+        batch_losses = np.zeros(max(steps, 1))
+        batch_sizes = np.zeros(max(steps, 1))
+        track = bool(self._metrics)
+        pred_store = np.zeros((n if (track and plan) else 0,) + (self.output_shape[-1],), self.dtype)
+        cbs.on_train_begin()
+        for epoch in range(int(initial_epoch), epochs):
+            cbs.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            order = order.astype(np.int64)
+            logs = {}
+            preds = []
+            done = 0
+            if plan is not None:
+                lrs = self.optimizer.learning_rates(self.optimizer.iterations, steps)
+                chunk = 1 if batch_hooks else steps
+                while done < steps:
+                    end = min(steps, done + chunk)
+                    if batch_hooks:
+                        cbs.on_train_batch_begin(done)
+                    t0 = time.perf_counter()
+                    ran = plan.run(x, y, weights, order, done, end, lrs, batch_losses,
+                                   batch_sizes, pred_store, stop_on_nan)
+                    elapsed = time.perf_counter() - t0
+                    for s in range(done, ran):
+                        if batch_hooks:
+                            cbs.on_train_batch_end(s, self._running_logs(batch_losses, batch_sizes, s + 1))
+                    if not batch_hooks and ran == end:
+                        per_step = elapsed / max(end - done, 1)
+                        chunk = max(1, int(_CHUNK_SECONDS / max(per_step, 1e-9)))
+                    if ran < end:  # stopped on a non-finite loss
+                        self.stop_training = True
+                        done = ran
+                        break
+                    done = end
+                    if not batch_hooks:
+                        cbs.on_train_batch_end(done - 1, self._running_logs(batch_losses, batch_sizes, done))
+                    if self.stop_training:
+                        break
+            else:
+                for s in range(steps):
+                    cbs.on_train_batch_begin(s)
+                    idx = order[s * batch_size:(s + 1) * batch_size]
+                    loss, y_pred = self._python_train_step(x[idx], y[idx], weights[idx])
+                    batch_losses[s] = loss
+                    batch_sizes[s] = len(idx)
+                    if track:
+                        preds.append(y_pred)
+                    done = s + 1
+                    cbs.on_train_batch_end(s, self._running_logs(batch_losses, batch_sizes, done))
+                    if stop_on_nan and not np.isfinite(loss):
+                        self.stop_training = True
+                    if self.stop_training:
+                        break
+            logs = self._running_logs(batch_losses, batch_sizes, done)
+            if track and done:
+                seen = order[:min(n, done * batch_size)]
+                y_pred = pred_store[:len(seen)] if plan is not None else np.concatenate(preds)
+                logs.update(self._metric_results(y[seen], y_pred, weights[seen]))
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size,
+                                                 steps=validation_steps)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs if epochs > initial_epoch else None)
+        self.history = cbs.history
+        return self.history
+
+    @staticmethod
+    def _running_logs(batch_losses, batch_sizes, count):
+        sizes = batch_sizes[:count]
+        total = sizes.sum()
+        loss = float((batch_losses[:count] * sizes).sum() / total) if total else float("nan")
+        return {"loss": loss}
+
+    def _plan(self, batch_size, y_width):
+        key = (batch_size, y_width, id(self.optimizer), tuple(id(l) for l in self.layers),
+               tuple(l.trainable for l in self.layers))
+        if key not in self._plans:
+            self._plans.clear()
+            self._plans[key] = _lazy()[5].build(self, self._loss_obj, self.optimizer,
+                                                    batch_size, y_width)
+        return self._plans[key]
+
+    # --------------------------------------------------------------- evaluate
+    def _evaluate_arrays(self, x, y, weights, batch_size=32, steps=None):
+        n = x.shape[0]
+        total_steps = -(-n // batch_size)
+        if steps is not None:
+            total_steps = min(total_steps, int(steps))
+        sparse = self._sparse_loss()
+        loss_sum, count, preds = 0.0, 0, []
+        for s in range(total_steps):
+            sl = slice(s * batch_size, (s + 1) * batch_size)
+            xb, yb, wb = x[sl], y[sl], weights[sl]
+            y_pred = self(xb)
+            yt = yb[:, 0] if sparse else yb
+            loss = float(self._loss_obj(yt, y_pred, sample_weight=wb)) * self._loss_weight
+            loss += self._penalties() + sum(
+                sum(l._activity_losses) for l in self.layers if l.activity_regularizer is not None
+            )
+            loss_sum += loss * len(xb)
+            count += len(xb)
+            preds.append(y_pred)
+        logs = {"loss": loss_sum / count if count else float("nan")}
+        if preds:
+            used = slice(0, count)
+            logs.update(self._metric_results(y[used], np.concatenate(preds), weights[used]))
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Returns the loss (plus metrics) of the model on the given data.
+
+        Args:
+            x, y: data and targets.
+            batch_size: samples per batch (default 32).
+            verbose: "auto"/1 progress bar, 2 one line, 0 silent.
+            sample_weight: per-sample weights for the loss.
+            steps: number of batches to evaluate (default: all).
+            callbacks: accepted for Keras compatibility.
+            return_dict: return ``{name: value}`` instead of a list.
+
+        Returns:
+            The scalar loss when there are no metrics, else ``[loss, *metrics]`` (or a dict).
+        """
+        self._assert_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        x, y, weights = self._prepare(x, y, sample_weight)
+        self._build_metrics(y, self.output_shape)
+        t0 = time.perf_counter()
+        logs = self._evaluate_arrays(x, y, weights, batch_size=batch_size, steps=steps)
+        if verbose:
+            from numdense.utils.progbar import Progbar
+
+            total = -(-x.shape[0] // batch_size) if steps is None else min(int(steps), -(-x.shape[0] // batch_size))
+            bar = Progbar(max(total, 1), verbose=verbose)
+            bar._start = t0
+            bar.update(max(total, 1), list(logs.items()))
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m, _ in self._metrics or []]
+        return values[0] if len(values) == 1 else values
+
+    # --------------------------------------------------------- single batches
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """Runs one gradient update on one batch; returns the loss (and metrics)."""
+        self._assert_compiled("train_on_batch")
+        x, y, weights = self._prepare(x, y, sample_weight, class_weight)
+        self._build_metrics(y, self.output_shape)
+        n = x.shape[0]
+        plan = self._plan(n, y.shape[1]) if n else None
+        batch_losses, batch_sizes = np.zeros(1), np.zeros(1)
+        if plan is not None:
+            lrs = self.optimizer.learning_rates(self.optimizer.iterations, 1)
+            store = np.zeros((n if self._metrics else 0, self.output_shape[-1]), self.dtype)
+            plan.run(x, y, weights, np.arange(n, dtype=np.int64), 0, 1, lrs, batch_losses,
+                     batch_sizes, store, False)
+            y_pred = store
+        else:
+            batch_losses[0], y_pred = self._python_train_step(x, y, weights)
+        logs = {"loss": float(batch_losses[0])}
+        if self._metrics:
+            logs.update(self._metric_results(y, y_pred, weights))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Returns the loss (and metrics) on one batch, without updating the model."""
+        self._assert_compiled("test_on_batch")
+        x, y, weights = self._prepare(x, y, sample_weight)
+        self._build_metrics(y, self.output_shape)
+        logs = self._evaluate_arrays(x, y, weights, batch_size=max(x.shape[0], 1))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
