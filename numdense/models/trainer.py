@@ -393,6 +393,8 @@ class Trainer:
         return {"loss": loss}
 
     def _plan(self, batch_size, y_width):
+        if getattr(self, "_force_python_path", False):  # tests compare both paths
+            return None
         key = (batch_size, y_width, id(self.optimizer), tuple(id(l) for l in self.layers),
                tuple(l.trainable for l in self.layers))
         if key not in self._plans:
