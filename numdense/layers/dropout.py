@@ -30,7 +30,9 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        from numdense.utils.random import draw_seed
+
+        self._rng = np.random.default_rng(draw_seed() if seed is None else seed)
         self.supports_masking = True
         self.built = True
 

@@ -181,6 +181,16 @@ class DenseStackPlan:
         self.python_constraints = plan.python_constraints
         self.iterations = np.zeros(1, dtype=np.int64)
 
+    @property
+    def has_dropout(self):
+        return bool((self.dropout_rates > 0).any())
+
+    def seed_dropout(self, seed):
+        """Seeds the compiled loop's dropout generator (mixing in the first Dropout's seed)."""
+        seeds = [getattr(l, "seed", None) for l in self.model.layers if isinstance(l, Dropout)]
+        fixed = next((s for s in seeds if s is not None), None)
+        seq.seed_dropout(int(fixed if fixed is not None else seed) % 2**32)
+
     def run(self, x, y, sample_weight, order, first_step, last_step, lrs, batch_losses,
             batch_sizes, pred_store, stop_on_nan):
         """Runs steps [first_step, last_step) of an epoch; returns the index after the last."""

@@ -314,7 +314,11 @@ class Trainer:
         )
         batch_hooks = cbs.wants_batch_hooks() if hasattr(cbs, "wants_batch_hooks") else True
         stop_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs.callbacks)
-        rng = np.random.default_rng(getattr(self, "_shuffle_seed", None))
+        from numdense.utils.random import draw_seed
+
+        rng = np.random.default_rng(draw_seed())
+        if plan is not None and plan.has_dropout:
+            plan.seed_dropout(draw_seed())
         self.stop_training = False
         batch_losses = np.zeros(max(steps, 1))
         batch_sizes = np.zeros(max(steps, 1))
