@@ -121,15 +121,15 @@ def test_sample_weight_zero_ignores_samples(force_python):
     x, y = regression_data(32)
     w = np.ones(32)
     w[16:] = 0
-    a, b = small_model(kernel_initializer="ones"), small_model(kernel_initializer="ones")
+    a, b = small_model(), small_model()
+    w0 = a.get_weights()
+    b.set_weights(w0)
     a._force_python_path = b._force_python_path = force_python
     a.fit(x, y, batch_size=32, sample_weight=w, shuffle=False, verbose=0)
     b.fit(x[:16], y[:16], batch_size=32, shuffle=False, verbose=0)
-    # Same gradient direction; Keras divides by the full batch size, so steps differ by 2x.
-    # Compare after one step: a's update is half of b's.
-    a0 = small_model(kernel_initializer="ones").get_weights()
-    for wa, wb, w0 in zip(a.get_weights(), b.get_weights(), a0):
-        np.testing.assert_allclose(wa - w0, (wb - w0) / 2, rtol=1e-4, atol=1e-6)
+    # One SGD step each; Keras divides by the full batch size, so a's step is half of b's.
+    for wa, wb, start in zip(a.get_weights(), b.get_weights(), w0):
+        np.testing.assert_allclose(wa - start, (wb - start) / 2, rtol=1e-4, atol=1e-6)
 
 
 def test_regularization_penalty_is_in_the_reported_loss():
@@ -137,6 +137,7 @@ def test_regularization_penalty_is_in_the_reported_loss():
     model = small_model(kernel_regularizer=nd.regularizers.L2(0.5), kernel_initializer="ones")
     loss = model.evaluate(x, y, verbose=0)
     plain = small_model(kernel_initializer="ones")
+    plain.set_weights(model.get_weights())
     assert loss == pytest.approx(plain.evaluate(x, y, verbose=0) + 0.5 * 12, rel=1e-5)
 
 
