@@ -414,13 +414,13 @@ class Loss:
 
     def _numerical_grad(self, y_true, y_pred, sample_weight):
         yt = y_true.astype(np.float64)
-        x = y_pred.astype(np.float64)
+        x = np.array(y_pred, dtype=np.float64, order="C")  # reshape(-1) below must be a view
 
         def total(v):
             values, mask = self._values_and_mask(yt, v)
             return float(np.sum(reduce_weighted_values(values, sample_weight, mask, self.reduction, "float64")))
 
-        g = np.empty_like(x)
+        g = np.empty(x.shape, dtype=np.float64)
         flat, gflat = x.reshape(-1), g.reshape(-1)
         for i in range(flat.size):
             xi = flat[i]

@@ -421,8 +421,11 @@ def check_labels(labels, num_classes):
     ints = labels.astype(np.int64)
     bad = (ints < 0) | (ints >= num_classes)
     if bad.any():
+        value = labels[bad].flat[0]
+        if float(value).is_integer():
+            value = int(value)  # labels arrive as floats through Loss.__call__
         raise ValueError(
-            f"Received a label value of {labels[bad].flat[0]} which is outside the valid range "
+            f"Received a label value of {value} which is outside the valid range "
             f"of [0, {num_classes})."
         )
     return ints
