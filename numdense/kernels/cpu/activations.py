@@ -585,7 +585,7 @@ def _to_rows(a, kind, axis):
             return np.ascontiguousarray(a).reshape(1, 1), lambda r: r.reshape(())
         moved = np.moveaxis(a, axis, -1)
         shape = moved.shape
-        rows = np.ascontiguousarray(moved).reshape(-1, shape[-1])
+        rows = np.ascontiguousarray(moved).reshape(math.prod(shape[:-1]), shape[-1])
         return rows, lambda r: np.moveaxis(r.reshape(shape), -1, axis)
     shape = a.shape
     if a.flags.f_contiguous and not a.flags.c_contiguous:
@@ -630,9 +630,9 @@ def activation_backward(x, dy, kind, p0=0.0, p1=np.inf, p2=0.0, y=None, axis=-1)
     else:
         y = x
     # Same transform for all three so their elements line up.
-    x_rows, back = _to_rows(np.ascontiguousarray(x), kind, axis)
-    y_rows, _ = _to_rows(np.ascontiguousarray(y), kind, axis)
-    dy_rows, _ = _to_rows(np.ascontiguousarray(dy), kind, axis)
+    x_rows, back = _to_rows(np.asarray(x, order="C"), kind, axis)
+    y_rows, _ = _to_rows(np.asarray(y, order="C"), kind, axis)
+    dy_rows, _ = _to_rows(np.asarray(dy, order="C"), kind, axis)
     dx = np.empty_like(x_rows)
     activation_backward_into(x_rows, y_rows, dy_rows, dx, int(kind), float(p0), float(p1), float(p2))
     return back(dx)
