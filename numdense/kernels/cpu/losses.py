@@ -3,8 +3,9 @@
 Formulas are Keras 3's; gradients follow the TensorFlow backend at the non-smooth points
 (``clip_by_value`` passes the gradient on the closed interval, ``maximum(x, y)`` sends it to ``x``
 when ``x >= y``, ``reduce_max`` splits it evenly between ties, ``abs`` has slope 0 at 0).
-Arithmetic is float64 inside; clip bounds are rounded to the input dtype first, as Keras clips in
-the input dtype (float32 ``1 - 1e-7`` is ``1 - 2**-23``). Kind ids: ``numdense.kernels.loss_kinds``.
+Arithmetic is float64 inside (``np.float64(x)``: Numba's ``float()`` keeps float32); clip bounds
+are rounded to the input dtype first, as Keras clips in the input dtype (float32 ``1 - 1e-7`` is
+``1 - 2**-23``). Kind ids: ``numdense.kernels.loss_kinds``.
 """
 
 import math
@@ -56,8 +57,8 @@ def _pointwise(kind, t, p, g, w, grad, p0, lo, hi, flag):
     inv_k = 1.0 / k
     s = 0.0
     for j in range(k):
-        tj = float(t[j])
-        pj = float(p[j])
+        tj = np.float64(t[j])
+        pj = np.float64(p[j])
         d = 0.0
         if kind == K.MEAN_SQUARED_ERROR:
             e = pj - tj
@@ -124,8 +125,8 @@ def _kl_divergence(t, p, g, w, grad, lo):
     """KL divergence of one row (t, p clipped to [eps, 1]); writes ``g = w * d/dp`` if ``grad``."""
     s = 0.0
     for j in range(p.shape[0]):
-        pj = float(p[j])
-        tc = min(max(float(t[j]), lo), 1.0)
+        pj = np.float64(p[j])
+        tc = min(max(np.float64(t[j]), lo), 1.0)
         pc = min(max(pj, lo), 1.0)
         s += tc * math.log(tc / pc)
         if grad:
@@ -141,8 +142,8 @@ def _cosine_similarity(t, p, g, w, grad, eps):
     spp = 0.0
     stp = 0.0
     for j in range(p.shape[0]):
-        tj = float(t[j])
-        pj = float(p[j])
+        tj = np.float64(t[j])
+        pj = np.float64(p[j])
         stt += tj * tj
         spp += pj * pj
         stp += tj * pj
@@ -153,7 +154,7 @@ def _cosine_similarity(t, p, g, w, grad, eps):
         # The norm term only has a gradient while 1/|p| is the smaller side of the minimum.
         cube = ct * stp * cp * cp * cp if rp <= 1.0 / eps else 0.0
         for j in range(p.shape[0]):
-            g[j] = w * (cube * float(p[j]) - ct * cp * float(t[j]))
+            g[j] = w * (cube * np.float64(p[j]) - ct * cp * np.float64(t[j]))
     return -ct * cp * stp
 
 
@@ -165,22 +166,22 @@ def _categorical_hinge(t, p, g, w, grad):
     pos = 0.0
     neg = -np.inf
     for j in range(k):
-        tj = float(t[j])
-        pj = float(p[j])
+        tj = np.float64(t[j])
+        pj = np.float64(p[j])
         pos += tj * pj
         neg = max(neg, (1.0 - tj) * pj)
     z = neg - pos + 1.0
     if grad:
         ties = 0
         for j in range(k):
-            if (1.0 - float(t[j])) * float(p[j]) == neg:
+            if (1.0 - np.float64(t[j])) * np.float64(p[j]) == neg:
                 ties += 1
         for j in range(k):
-            tj = float(t[j])
+            tj = np.float64(t[j])
             d = 0.0
             if z >= 0.0:
                 d = -tj
-                if (1.0 - tj) * float(p[j]) == neg:
+                if (1.0 - tj) * np.float64(p[j]) == neg:
                     d += (1.0 - tj) / ties
             g[j] = w * d
     return max(z, 0.0)
@@ -193,20 +194,20 @@ def _categorical_crossentropy(t, p, g, w, grad, ls, lo, hi):
     k = p.shape[0]
     total = 0.0
     for j in range(k):
-        total += float(p[j])
+        total += np.float64(p[j])
     s = 0.0
     acc = 0.0  # sum_i dloss/dq_i * q_i, for the gradient of the division by the row sum
     for j in range(k):
-        tj = float(t[j]) * (1.0 - ls) + ls / k
-        q = float(p[j]) / total
+        tj = np.float64(t[j]) * (1.0 - ls) + ls / k
+        q = np.float64(p[j]) / total
         c = min(max(q, lo), hi)
         s -= tj * math.log(c)
         if q >= lo and q <= hi:
             acc -= tj * q / c
     if grad:
         for j in range(k):
-            tj = float(t[j]) * (1.0 - ls) + ls / k
-            q = float(p[j]) / total
+            tj = np.float64(t[j]) * (1.0 - ls) + ls / k
+            q = np.float64(p[j]) / total
             gq = -tj / q if (q >= lo and q <= hi) else 0.0
             g[j] = w * (gq - acc) / total
     return s
@@ -220,21 +221,21 @@ def _categorical_crossentropy_logits(t, z, g, w, grad, ls):
     k = z.shape[0]
     m = -np.inf
     for j in range(k):
-        m = max(m, float(z[j]))
+        m = max(m, np.float64(z[j]))
     se = 0.0
     for j in range(k):
-        se += math.exp(float(z[j]) - m)
+        se += math.exp(np.float64(z[j]) - m)
     lse = m + math.log(se)
     s = 0.0
     tsum = 0.0
     for j in range(k):
-        tj = float(t[j]) * (1.0 - ls) + ls / k
+        tj = np.float64(t[j]) * (1.0 - ls) + ls / k
         tsum += tj
-        s += tj * (lse - float(z[j]))
+        s += tj * (lse - np.float64(z[j]))
     if grad:
         for j in range(k):
-            tj = float(t[j]) * (1.0 - ls) + ls / k
-            g[j] = w * (math.exp(float(z[j]) - m) / se * tsum - tj)
+            tj = np.float64(t[j]) * (1.0 - ls) + ls / k
+            g[j] = w * (math.exp(np.float64(z[j]) - m) / se * tsum - tj)
     return s
 
 
@@ -256,24 +257,24 @@ def _sparse_categorical_crossentropy(label, p, g, w, grad, logits, lo, hi):
     if logits:
         m = -np.inf
         for j in range(k):
-            m = max(m, float(p[j]))
+            m = max(m, np.float64(p[j]))
         se = 0.0
         for j in range(k):
-            se += math.exp(float(p[j]) - m)
+            se += math.exp(np.float64(p[j]) - m)
         if grad:
             for j in range(k):
-                d = math.exp(float(p[j]) - m) / se
+                d = math.exp(np.float64(p[j]) - m) / se
                 if j == c:
                     d -= 1.0
                 g[j] = w * d
-        return m + math.log(se) - float(p[c])
+        return m + math.log(se) - np.float64(p[c])
     sq = 0.0
     for j in range(k):
-        sq += min(max(float(p[j]), lo), hi)
-    qc = min(max(float(p[c]), lo), hi)
+        sq += min(max(np.float64(p[j]), lo), hi)
+    qc = min(max(np.float64(p[c]), lo), hi)
     if grad:
         for j in range(k):
-            pj = float(p[j])
+            pj = np.float64(p[j])
             d = 0.0
             if pj >= lo and pj <= hi:
                 d = 1.0 / sq
@@ -301,9 +302,9 @@ def _row(kind, t, p, g, w, grad, p0, eps, lo, hi, flag):
     elif kind == K.CATEGORICAL_CROSSENTROPY_LOGITS:
         return _categorical_crossentropy_logits(t, p, g, w, grad, p0)
     elif kind == K.SPARSE_CATEGORICAL_CROSSENTROPY:
-        return _sparse_categorical_crossentropy(float(t[0]), p, g, w, grad, False, lo, hi)
+        return _sparse_categorical_crossentropy(np.float64(t[0]), p, g, w, grad, False, lo, hi)
     elif kind == K.SPARSE_CATEGORICAL_CROSSENTROPY_LOGITS:
-        return _sparse_categorical_crossentropy(float(t[0]), p, g, w, grad, True, lo, hi)
+        return _sparse_categorical_crossentropy(np.float64(t[0]), p, g, w, grad, True, lo, hi)
     elif kind >= 0 and kind <= K.BINARY_CROSSENTROPY_LOGITS:
         return _pointwise(kind, t, p, g, w, grad, p0, lo, hi, flag)
     if grad:
@@ -332,8 +333,8 @@ def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
     b = np.empty(2, y_pred.dtype)
     b[0] = eps
     b[1] = 1.0 - eps
-    lo = float(b[0])
-    hi = float(b[1])
+    lo = np.float64(b[0])
+    hi = np.float64(b[1])
     flag = 0
     if kind == K.HINGE or kind == K.SQUARED_HINGE:
         # Keras converts 0/1 labels only when every label of the batch is 0 or 1.
@@ -344,7 +345,7 @@ def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
                     flag = 0
     total = 0.0
     for r in range(n):
-        w = float(weights[r]) if grad else 1.0
+        w = np.float64(weights[r]) if grad else 1.0
         v = _row(kind, t2[r], y_pred[r], dy[r], w, grad, p0, eps, lo, hi, flag)
         if values:
             out[r] = v
