@@ -58,7 +58,11 @@ def _compact(sw, shape):
 
 
 def _check_broadcast(sw, shape):
-    if sw.ndim > len(shape) or np.broadcast_shapes(sw.shape, shape) != tuple(shape):
+    try:
+        ok = sw.ndim <= len(shape) and np.broadcast_shapes(sw.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
         raise ValueError(
             f"`sample_weight` of shape {sw.shape} cannot be broadcast to the metric values "
             f"of shape {tuple(shape)}."
@@ -98,8 +102,9 @@ def sample_weight_rows(values_shape, sample_weight, dtype, scalar_is_one_sample=
         n, _ = rows(shape)
         value = sw / n if scalar_is_one_sample and n else sw
         return np.full((1, 1), value, dtype=dtype)
+    if sw.ndim < len(shape):
+        sw = sw.reshape(sw.shape + (1,) * (len(shape) - sw.ndim))
     _check_broadcast(sw, shape)
-    sw = sw.reshape(sw.shape + (1,) * (len(shape) - sw.ndim))
     return _compact(sw, shape)
 
 
