@@ -17,7 +17,7 @@ import numpy as np
 
 from . import config
 from .kernels import activation_kinds as K
-from .kernels.cpu.activations import SELU_ALPHA, SELU_SCALE, activation_backward, activation_forward
+from .kernels.cpu.activations import activation_backward, activation_forward
 from .utils.serialization import deserialize_object, lookup, serialize_object
 
 __all__ = [
@@ -61,8 +61,8 @@ def _builtin(spec):
     return register
 
 
-def _plain(kind, p0=0.0):
-    return lambda: (kind, float(p0), math.inf, 0.0)
+def _plain(kind):
+    return lambda: (kind, 0.0, math.inf, 0.0)
 
 
 def _relu_spec(negative_slope=0.0, max_value=None, threshold=0.0):
@@ -111,7 +111,7 @@ def elu(x, alpha=1.0):
 
 @_builtin(_plain(K.SELU))
 def selu(x):
-    """``scale * elu(x, alpha)`` (Keras' SELU constants)."""
+    """``scale * elu(x, alpha)`` with alpha = 1.67326324..., scale = 1.05070098... (Keras')."""
     return _run(x, (K.SELU, 0.0, math.inf, 0.0))
 
 
@@ -272,8 +272,6 @@ def threshold(x, threshold, default_value):
     return _run(x, _threshold_spec(threshold, default_value))
 
 
-selu.__doc__ = f"``scale * elu(x, alpha)`` with alpha = {SELU_ALPHA}, scale = {SELU_SCALE}."
-
 _BUILTINS = {fn.__name__: fn for fn in _SPECS}
 _BUILTINS["swish"] = silu
 _BUILTINS["hard_swish"] = hard_silu
@@ -285,7 +283,7 @@ hard_swish = hard_silu
 
 
 def _builtin_call(fn):
-    """``(builtin, keyword params)`` for a builtin or a keyword-only ``functools.partial`` of one."""
+    """``(builtin, keyword params)`` for a builtin or a keyword-only partial of one, else None."""
     keywords = {}
     while isinstance(fn, functools.partial):
         if fn.args:
@@ -315,8 +313,9 @@ def _spec_and_axis(fn):
 def kernel_spec(fn):
     """``(kind, p0, p1, p2)`` for the compiled kernels, or None when ``fn`` has none.
 
-    Works for builtins (with their default parameters; ``max_value=None`` becomes ``inf``) and for
-    ``functools.partial`` of a builtin with keyword parameters, e.g. ``partial(relu, max_value=6.0)``.
+    Works for builtins (with their default parameters; ``max_value=None`` becomes ``inf``) and
+    for ``functools.partial`` of a builtin with keyword parameters, e.g.
+    ``partial(relu, max_value=6.0)``.
     Softmax kinds always work on the last axis, so a partial with another ``axis`` gives None, as do
     user callables and ``threshold`` without its parameters.
     """
