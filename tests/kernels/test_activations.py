@@ -237,6 +237,17 @@ def test_matches_numpy_and_finite_differences(kind, data):
     check_activation(kind, params, x, dy, axis=axis)
 
 
+@pytest.mark.parametrize("shape", [(), (1, 1), (0, 3), (3, 0), (1,), (2, 1, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_and_empty_shapes(shape, dtype):
+    rng = np.random.default_rng(len(shape))
+    x = (rng.normal(size=shape) * 3).astype(dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    for kind in ALL_KINDS:
+        params = (0.5, -1.0, 0.0) if kind == K.THRESHOLD else (1.0, INF, 0.0)
+        check_activation(kind, params, np.asarray(x), np.asarray(dy))
+
+
 def test_every_kind_is_covered():
     assert set(ALL_KINDS) == set(range(len(ALL_KINDS)))
     names = {k for k, v in vars(K).items() if k.isupper() and isinstance(v, int)}
