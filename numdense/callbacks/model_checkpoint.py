@@ -13,8 +13,10 @@ class ModelCheckpoint(MonitorCallback):
 
     Args:
         filepath: path, possibly with format fields filled from the epoch (1-based), the batch
-            (1-based, batch saving) and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
-            It must end in ``.weights.h5`` with ``save_weights_only``, else in ``.keras`` or ``.h5``.
+            (1-based, batch saving) and the logs, e.g.
+            ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
+            It must end in ``.weights.h5`` with ``save_weights_only``, else in ``.keras``
+            or ``.h5``.
         monitor: quantity compared when ``save_best_only``.
         verbose: 0 silent, 1 prints when saving.
         save_best_only: save only when the monitored quantity improves.

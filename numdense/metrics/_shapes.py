@@ -1,12 +1,21 @@
-"""Keras' shape rules for metric inputs, turned into the 2-D/3-D layouts the kernels expect."""
+"""Keras' shape rules for metric inputs, as the 2-D/3-D layouts the kernels expect."""
 
 import math
 
 import numpy as np
 
 
+# Shared "no sample weight" arguments; kernels only read them.
+_ONES = {name: np.ones((1, 1), dtype=name) for name in ("float32", "float64")}
+
+
+def _ones(dtype):
+    """A ``(1, 1)`` array of ones of ``dtype``."""
+    return _ONES[np.dtype(dtype).name]
+
+
 def as_float(x, dtype):
-    """``x`` as a C-contiguous array of ``dtype`` (Keras casts metric inputs to the metric dtype)."""
+    """``x`` as a C-contiguous array of ``dtype`` (Keras casts metric inputs to it)."""
     return np.ascontiguousarray(np.asarray(x, dtype=dtype))
 
 
@@ -85,7 +94,7 @@ def sample_weight_rows(values_shape, sample_weight, dtype, scalar_is_one_sample=
         A C-contiguous array of shape ``(1 or n, 1 or m)``.
     """
     if sample_weight is None:
-        return np.ones((1, 1), dtype=dtype)
+        return _ones(dtype)
     sw = np.asarray(sample_weight, dtype=dtype)
     shape = tuple(values_shape)
     if len(shape) == sw.ndim + 1 and shape[-1] == 1:
@@ -119,7 +128,7 @@ def confusion_weight_rows(y_true_shape, y_pred_shape, sample_weight, dtype):
         ``(rows, L)`` with ``L`` its last axis.
     """
     if sample_weight is None:
-        return np.ones((1, 1), dtype=dtype)
+        return _ones(dtype)
     sw = np.asarray(sample_weight, dtype=dtype)[..., None]
     if sw.ndim == len(y_true_shape) + 1 and sw.shape[-1] == 1:
         sw = sw[..., 0]

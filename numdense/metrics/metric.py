@@ -1,4 +1,4 @@
-"""``Metric``: streaming state (NumPy arrays) updated batch by batch, as ``keras.metrics.Metric``."""
+"""``Metric``: streaming state in NumPy arrays, updated batch by batch (as in Keras)."""
 
 import numpy as np
 

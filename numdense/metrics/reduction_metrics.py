@@ -34,7 +34,7 @@ class Sum(Metric):
         """
         v, v2 = _values(values, self.dtype)
         w = sample_weight_rows(v.shape, sample_weight, self.dtype, scalar_is_one_sample=False)
-        self.total += _k.weighted_stats(v2, w)[2]
+        _k.accumulate_sum(v2, w, self.total)
 
     def result(self):
         return float(self.total)
@@ -66,9 +66,7 @@ class Mean(Metric):
         """
         v, v2 = _values(values, self.dtype)
         w = sample_weight_rows(v.shape, sample_weight, self.dtype)
-        total, count, _ = _k.weighted_stats(v2, w)
-        self.total += total
-        self.count += count
+        _k.accumulate_mean(v2, w, self.total, self.count)
 
     def result(self):
         return float(self.total / self.count) if self.count != 0 else 0.0

@@ -63,6 +63,20 @@ def weighted_stats(v, w):
 
 
 @kernel
+def accumulate_mean(v, w, total, count):
+    """Adds ``Mean``'s batch statistics (see ``weighted_stats``) to the 0-d state arrays."""
+    t, c, _ = weighted_stats(v, w)
+    total[()] += t
+    count[()] += c
+
+
+@kernel
+def accumulate_sum(v, w, total):
+    """Adds ``Sum``'s batch statistic (see ``weighted_stats``) to the 0-d state array."""
+    total[()] += weighted_stats(v, w)[2]
+
+
+@kernel
 def equal_matches(t, p, out):
     """``out = (t == p)`` for ``(n, m)`` arrays (``keras.metrics.accuracy``)."""
     n, m = t.shape
