@@ -388,6 +388,18 @@ def test_nadam_u_product_variable_tracks_state():
     assert float(optimizer.variables[-1].value) == pytest.approx(expected, rel=1e-12)
 
 
+def test_nadam_pickled_mid_training_continues_identically():
+    v = var([1.0, 2.0])
+    optimizer = O.Nadam(learning_rate=0.1)
+    optimizer.apply([np.array([0.1, 0.2])], [v])
+    copy_opt, copy_v = pickle.loads(pickle.dumps((optimizer, v)))
+    for _ in range(3):
+        optimizer.apply([np.array([0.3, -0.2])], [v])
+        copy_opt.apply([np.array([0.3, -0.2])], [copy_v])
+    np.testing.assert_array_equal(v.value, copy_v.value)
+    assert float(copy_opt.variables[-1].value) == copy_opt._state[0]
+
+
 # ------------------------------------------------------------- kernel plans
 def run_plan(optimizer, variables, grads_per_step):
     plan = optimizer.kernel_plan(variables)

@@ -401,7 +401,8 @@ class Optimizer:
             var_names: list of strings; a variable whose ``name`` contains one of them (regex
                 search) is excluded.
         """
-        self._exclude_from_weight_decay = set(id(v) for v in var_list) if var_list else set()
+        self._excluded_variables = list(var_list) if var_list else []
+        self._exclude_from_weight_decay = set(id(v) for v in self._excluded_variables)
         if var_names and len(var_names) > 0:
             self._exclude_from_weight_decay_pattern = re.compile("|".join(set(var_names)))
         else:
@@ -823,6 +824,15 @@ class Optimizer:
                 config["learning_rate"], custom_objects=custom_objects
             )
         return cls(**config)
+
+    def __setstate__(self, state):
+        # Variables are keyed by identity, which unpickling changes.
+        self.__dict__.update(state)
+        self._trainable_variables_indices = {
+            id(v): i for i, v in enumerate(self._trainable_variables)
+        }
+        if hasattr(self, "_excluded_variables"):
+            self._exclude_from_weight_decay = set(id(v) for v in self._excluded_variables)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

@@ -40,6 +40,13 @@ class Nadam(Optimizer):
         # The kernels advance ``state`` in place: make the variable a view of it.
         self._u_product._value = self._state[:1].reshape(())
 
+    def __setstate__(self, state):
+        # Pickling copies arrays one by one: restore the variable's view of ``state``.
+        super().__setstate__(state)
+        if getattr(self, "_u_product", None) is not None:
+            self._state[:1] = self._u_product.value
+            self._u_product._value = self._state[:1].reshape(())
+
     def _kernel_hp(self):
         return kinds.pack_hp(self.beta_1, self.beta_2, self.epsilon)
 
