@@ -115,6 +115,11 @@ class Trainer:
             )
 
     @property
+    def metrics(self):
+        """The compiled metric objects (built on the first fit/evaluate)."""
+        return [m for m, _ in (self._metrics or [])]
+
+    @property
     def metrics_names(self):
         return ["loss"] + [m.name for m, _ in (self._metrics or [])]
 
@@ -188,19 +193,9 @@ class Trainer:
             return
         metrics_module = _lazy()[2]
         built = []
-        loss_name = getattr(self._loss_obj, "name", None)
         for ids, weighted in ((self._metric_ids, False), (self._weighted_metric_ids, True)):
             for identifier in ids:
-                if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-                    metric = metrics_module.resolve_accuracy(y.shape, y_pred_shape, loss_name)
-                    metric.name = identifier
-                else:
-                    metric = metrics_module.get(identifier)
-                    if not isinstance(metric, metrics_module.Metric):
-                        name = identifier if isinstance(identifier, str) else metric.__name__
-                        metric = metrics_module.MeanMetricWrapper(metric, name=name)
-                    elif isinstance(identifier, str):
-                        metric.name = identifier
+                metric = metrics_module.get_metric(identifier, y.shape, y_pred_shape)
                 built.append((metric, weighted))
         self._metrics = built
 
