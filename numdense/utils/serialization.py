@@ -3,7 +3,9 @@
 
 
 def serialize_object(obj, module):
-    """The Keras 3 dict for a configurable object: module, class name, config."""
+    """The Keras 3 dict for a configurable object: module, class name, config (None for None)."""
+    if obj is None:
+        return None
     return {
         "module": module,
         "class_name": type(obj).__name__,
