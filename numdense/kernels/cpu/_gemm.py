@@ -5,14 +5,17 @@ runtime flags ``ta``/``tb``: the transposes are absorbed by the packing routines
 variants share one compiled driver per dtype. The small kernels are serial and skip packing.
 """
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
-from numba import prange, types
-from numba.extending import overload
+from llvmlite import ir
+from numba import carray, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 from numba.np.ufunc import parallel as _parallel
 
-from ._gemm_ukernel import ukernel_f32, ukernel_f64
-from ._jit import kernel
+from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f64
+from ._jit import CACHE, kernel
 
 MR = 6  # rows of the register block (both dtypes)
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
@@ -22,50 +25,92 @@ KB_PACK = 32  # depth rows per B-packing task
 BLOCKS_PER_THREAD = 4  # work items per thread for static prange chunking under load imbalance
 
 
-def _nr(out):
+def nr_for(out):
     """Register-block width NR for ``out``'s dtype (compile-time constant)."""
 
 
-@overload(_nr)
-def _nr_impl(out):
+@overload(nr_for)
+def _nr_for_impl(out):
     if out.dtype == types.float32:
         return lambda out: 16
     return lambda out: 8
 
 
-def _ukernel(kc, ap, bp, ct):
-    """Dtype dispatch to the generated micro-kernel (resolved at typing time)."""
+# The micro-kernels are called through C symbols, not as Numba callees: a Numba caller links its
+# callees' LLVM IR and re-optimizes it, so every layer above (block, prange body, driver, cores, a
+# user's compiled step) would re-run O3 over the unrolled kernel (seconds each, cold) and could
+# recompile it without SLP. As cfuncs they are compiled once, under SLP, and cached.
+_UK = {}  # numba dtype -> (C symbol name, cfunc)
 
 
-@overload(_ukernel)
-def _ukernel_impl(kc, ap, bp, ct):
-    if ap.dtype == types.float32:
-        return lambda kc, ap, bp, ct: ukernel_f32(kc, ap, bp, ct)
-    return lambda kc, ap, bp, ct: ukernel_f64(kc, ap, bp, ct)
+def _ukernel_cfunc(uk, t, nr):
+    def body(kc, ap, bp, ct):
+        uk(kc, carray(ap, (kc, MR)), carray(bp, (kc, nr)), carray(ct, (MR * nr,)))
+
+    body.__qualname__ = body.__name__ = f"c{uk.__name__}"
+    sig = types.void(types.intp, types.CPointer(t), types.CPointer(t), types.CPointer(t))
+    return numba.cfunc(sig, cache=CACHE, error_model="numpy", fastmath=FASTMATH)(body)
 
 
 def ensure_compiled():
-    """Compile (or load from cache) the micro-kernels with LLVM's SLP vectorizer switched on.
+    """Compile (or load from cache) the micro-kernels with LLVM's SLP vectorizer on; register their symbols.
 
-    Must run before any caller of the micro-kernels is compiled: a caller compiles its callees with
-    the process-wide setting, which is off by default (documented as occasionally miscompiling, so
-    it is enabled for these two straight-line functions only).
+    SLP is off by default in Numba (documented as occasionally miscompiling), so it is enabled only
+    while these straight-line functions are compiled; ``test_matmul.py`` checks results against NumPy.
+    Runs on import of this module; later calls do nothing.
     """
+    if _UK:
+        return
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = True
     try:
-        for fn, t in ((ukernel_f32, types.float32), (ukernel_f64, types.float64)):
-            fn.compile((types.intp, t[:, ::1], t[:, ::1], t[::1]))
+        for uk, t, nr in ((ukernel_f32, types.float32, 16), (ukernel_f64, types.float64, 8)):
+            uk.compile((types.intp, t[:, ::1], t[:, ::1], t[::1]))
+            cf = _ukernel_cfunc(uk, t, nr)
+            name = f"numdense_{uk.__name__}_{MR}x{nr}"
+            llvm.add_symbol(name, cf.address)
+            _UK[t] = (name, cf)
     finally:
         numba.config.SLP_VECTORIZE = old
 
 
 ensure_compiled()
 
+
+@intrinsic
+def _ukernel(typingctx, kc, ap, bp, ct):
+    """ct[:MR*NR] = ap[:kc].T @ bp[:kc] (row-major) via the micro-kernel symbol for ap's dtype.
+
+    ap (>= kc, MR), bp (>= kc, NR), ct (>= MR*NR,): C-contiguous arrays of one dtype.
+    """
+    name = _UK[ap.dtype][0]
+
+    def codegen(context, builder, sig, args):
+        ptrs = [context.make_array(aty)(context, builder, value=v).data for aty, v in zip(sig.args[1:], args[1:])]
+        fnty = ir.FunctionType(ir.VoidType(), [context.get_value_type(types.intp)] + [p.type for p in ptrs])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        builder.call(fn, [args[0], *ptrs])
+        return context.get_dummy_value()
+
+    return types.void(types.intp, ap, bp, ct), codegen
+
+
+@intrinsic
+def flag(typingctx, value):
+    """``value`` typed as a plain (non-literal) bool.
+
+    Passing a literal True/False to a kernel makes Numba compile a separate specialization for it
+    (and for everything it calls); the shared drivers take their transpose flags through this.
+    """
+    if not isinstance(value, (types.Boolean, types.BooleanLiteral)):
+        return None
+    return types.boolean(value), lambda context, builder, sig, args: args[0]
+
+
 # numba.get_num_threads() inside a kernel embeds a ctypes pointer, which disables caching; this
 # intrinsic calls the same C symbol by name. It needs the thread pool's symbols registered first.
 _parallel._launch_threads()
-_num_threads = _parallel._iget_num_threads
+num_threads = _parallel._iget_num_threads
 
 
 @kernel
@@ -131,7 +176,7 @@ def _pack_b_rows(b, tb, k0, k1, bpk):
 
 
 @kernel
-def _block(a, ta, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
+def block(a, ta, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
     """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc] @ B for packed B panels bpk[jp0:jp1].
 
     ap (>= ceil(mc/MR), KC, MR) and ct (MR*NR,) are scratch of out's dtype; all C-contiguous.
@@ -191,21 +236,42 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     """
     m, n = out.shape
     k_len = a.shape[0] if ta else a.shape[1]
-    nr = _nr(out)
+    nr = nr_for(out)
     npanel = (n + nr - 1) // nr
     bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
-    nkb = (k_len + KB_PACK - 1) // KB_PACK
-    for t in prange(nkb):
-        _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), bpk)
-    mc, nblk, ppc, ncb = plan(m, npanel, _num_threads())
+    pack_b(b, tb, bpk)
+    mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
     for t in prange(nblk * ncb):
         ib = t // ncb
         jb = t - ib * ncb
         i0 = ib * mc
         jp0 = jb * ppc
-        ap = np.empty(((mc + MR - 1) // MR, min(KC, k_len), MR), dtype=out.dtype)
-        ct = np.empty(MR * nr, dtype=out.dtype)
-        _block(a, ta, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, ct)
+        ap, ct = scratch(mc, k_len, nr, out)
+        block(a, ta, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, ct)
+
+
+@kernel(parallel=True)
+def pack_b(b, tb, bpk):
+    """Pack all of op(b) into NR-wide panels bpk (npanel, K, NR), in parallel over depth ranges.
+
+    op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk C-contiguous, written.
+    """
+    k_len = bpk.shape[1]
+    for t in prange((k_len + KB_PACK - 1) // KB_PACK):
+        _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), bpk)
+
+
+@kernel
+def scratch(mc, k_len, nr, like):
+    """Per-task buffers for ``block``: packed A block (ceil(mc/MR), min(KC, K), MR) and ct (MR*NR,)."""
+    ap = np.empty(((mc + MR - 1) // MR, min(KC, k_len), MR), dtype=like.dtype)
+    return ap, np.empty(MR * nr, dtype=like.dtype)
+
+
+@kernel
+def use_small(m, n, k_len):
+    """True when an (m, n, k) product should take the serial non-packing path."""
+    return m < MR or m * n * k_len < SMALL_FMAS
 
 
 @kernel(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"})

@@ -7,7 +7,7 @@ result. The Python wrappers validate, normalise layout and dtype, and allocate.
 
 import numpy as np
 
-from ._gemm import MR, SMALL_FMAS, gemm_packed, small_nn, small_nt, small_tn
+from ._gemm import flag, gemm_packed, small_nn, small_nt, small_tn, use_small
 from ._jit import kernel
 
 __all__ = ["matmul", "matmul_into", "matmul_nt", "matmul_nt_into", "matmul_tn", "matmul_tn_into"]
@@ -32,7 +32,7 @@ def _matmul_any(a, b, out, accumulate, ta, tb):
         if not accumulate:
             out[:] = 0
         return
-    if m < MR or m * n * k_len < SMALL_FMAS:
+    if use_small(m, n, k_len):
         if ta:
             small_tn(a, b, out, accumulate)
         elif tb:
@@ -50,7 +50,7 @@ def matmul_into(a, b, out, accumulate):
     a (M, K), b (K, N), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b. K == 0 gives out = 0 (or leaves it unchanged when accumulating).
     """
-    _matmul_any(a, b, out, accumulate, False, False)
+    _matmul_any(a, b, out, accumulate, flag(False), flag(False))
 
 
 @kernel
@@ -60,7 +60,7 @@ def matmul_tn_into(a, b, out, accumulate):
     a (K, M), b (K, N), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b.
     """
-    _matmul_any(a, b, out, accumulate, True, False)
+    _matmul_any(a, b, out, accumulate, flag(True), flag(False))
 
 
 @kernel
@@ -70,7 +70,7 @@ def matmul_nt_into(a, b, out, accumulate):
     a (M, K), b (N, K), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b.
     """
-    _matmul_any(a, b, out, accumulate, False, True)
+    _matmul_any(a, b, out, accumulate, flag(False), flag(True))
 
 
 def _as_float_2d(func, name, x):

@@ -1,0 +1,258 @@
+"""Fused Dense layer kernels: ``act(x @ w + b)`` forward and its gradients, with NumPy wrappers.
+
+The forward applies bias and activation in the GEMM write-back: per block of rows, right after the
+block's last product slice is stored, while it is still in cache.
+"""
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import carray, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .. import activation_kinds
+from ..activation_kinds import LINEAR
+from ._gemm import block, flag, nr_for, num_threads, pack_b, plan, scratch, small_nn, use_small
+from ._jit import CACHE, kernel
+from .activations import activation_backward_into, activation_forward_into
+from .bias import bias_grad_into
+from .matmul import _matmul_any, check_out, result_dtype
+
+__all__ = ["dense_backward", "dense_backward_into", "dense_forward", "dense_forward_into"]
+
+_ROWS_SMALL = 8  # rows per epilogue call on the serial path
+_MAX_KIND = max(v for k, v in vars(activation_kinds).items() if k.isupper() and isinstance(v, int))
+
+# The forward activation is reached through a C symbol (a cfunc compiled once per dtype) rather
+# than as a Numba callee: its IR is large, and a callee's IR is re-optimized inside every caller
+# (epilogue, each prange body, driver, core), which multiplied the cold compile time.
+_ACT = {}
+
+
+def _act_cfunc(t):
+    def act_forward_c(x, out, m, n, kind, p0, p1, p2):
+        activation_forward_into(carray(x, (m, n)), carray(out, (m, n)), kind, p0, p1, p2)
+
+    act_forward_c.__qualname__ = act_forward_c.__name__ = f"act_forward_c_{t}"
+    ptr = types.CPointer(t)
+    sig = types.void(ptr, ptr, types.intp, types.intp, types.intp, types.float64, types.float64, types.float64)
+    return numba.cfunc(sig, cache=CACHE, error_model="numpy")(act_forward_c)
+
+
+for _t in (types.float32, types.float64):
+    _ACT[_t] = (f"numdense_act_forward_{_t}", _act_cfunc(_t))
+    llvm.add_symbol(_ACT[_t][0], _ACT[_t][1].address)
+
+
+@intrinsic
+def _act_forward(typingctx, x, out, kind, p0, p1, p2):
+    """activation_forward_into(x, out, kind, p0, p1, p2) via the cfunc symbol; x, out C-contiguous (m, n)."""
+    name = _ACT[x.dtype][0]
+    sig = types.void(x, out, types.intp, types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        xa = context.make_array(sig.args[0])(context, builder, value=args[0])
+        oa = context.make_array(sig.args[1])(context, builder, value=args[1])
+        m, n = cgutils.unpack_tuple(builder, xa.shape, 2)
+        f64 = ir.DoubleType()
+        fnty = ir.FunctionType(ir.VoidType(), [xa.data.type, oa.data.type, m.type, m.type, m.type, f64, f64, f64])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        builder.call(fn, [xa.data, oa.data, m, n, *args[2:]])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@kernel
+def _epilogue(z, out, bias, keep, kind, p0, p1, p2):
+    """z += bias (if bias.shape[0]); out = act(z). z, out (rows, N) C-contiguous; out is z unless keep."""
+    if bias.shape[0] != 0:
+        for i in range(z.shape[0]):
+            zr = z[i]
+            for j in range(zr.shape[0]):
+                zr[j] += bias[j]
+    if kind != LINEAR:
+        _act_forward(z, out, kind, p0, p1, p2)
+    elif keep:
+        out[:] = z
+
+
+@kernel(parallel=True)
+def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
+    """Packed, parallel twin of ``gemm_packed`` (NN) with the dense epilogue; K >= 1."""
+    m, n = z.shape
+    k_len = x.shape[1]
+    nr = nr_for(z)
+    npanel = (n + nr - 1) // nr
+    bpk = np.empty((npanel, k_len, nr), dtype=z.dtype)
+    pack_b(w, flag(False), bpk)
+    mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
+    if ncb == 1:
+        for ib in prange(nblk):
+            i0 = ib * mc
+            i1 = min(m, i0 + mc)
+            ap, ct = scratch(mc, k_len, nr, z)
+            block(x, flag(False), bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, ct)
+            _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
+    else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
+        for t in prange(nblk * ncb):
+            ib = t // ncb
+            i0 = ib * mc
+            jp0 = (t - ib * ncb) * ppc
+            ap, ct = scratch(mc, k_len, nr, z)
+            block(x, flag(False), bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, ct)
+        for ib in prange(nblk):
+            i0 = ib * mc
+            i1 = min(m, i0 + mc)
+            _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
+
+
+@kernel
+def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
+    """out = act(x @ w + b) in one pass over the output; optionally keeps the pre-activation.
+
+    x (M, K), w (K, N), out (M, N); b (N,) or (0,) for no bias; preact (M, N) receives x @ w + b,
+    or pass shape (0, 0) to skip it. All 2-D/1-D C-contiguous, one float dtype (float32 or
+    float64); out and preact are written and must not overlap x, w, b or each other. kind, p0, p1,
+    p2: activation id and parameters (``numdense.kernels.activation_kinds``).
+    """
+    m, k_len = x.shape
+    n = w.shape[1]
+    if w.shape[0] != k_len or out.shape[0] != m or out.shape[1] != n:
+        raise ValueError("dense_forward_into: x, w and out shapes do not match")
+    if b.shape[0] != 0 and b.shape[0] != n:
+        raise ValueError("dense_forward_into: b must have shape (N,) or (0,)")
+    keep = preact.shape[0] != 0 or preact.shape[1] != 0
+    if keep and (preact.shape[0] != m or preact.shape[1] != n):
+        raise ValueError("dense_forward_into: preact must have shape (M, N) or (0, 0)")
+    if kind < 0 or kind > _MAX_KIND:
+        raise ValueError("dense_forward_into: unknown activation kind")
+    if m == 0 or n == 0:
+        return
+    z = preact if keep else out
+    if k_len == 0:
+        z[:] = 0
+        _epilogue(z, out, b, keep, kind, p0, p1, p2)
+    elif use_small(m, n, k_len):
+        for i0 in range(0, m, _ROWS_SMALL):
+            i1 = min(m, i0 + _ROWS_SMALL)
+            small_nn(x[i0:i1], w, z[i0:i1], flag(False))
+            _epilogue(z[i0:i1], out[i0:i1], b, keep, kind, p0, p1, p2)
+    else:
+        _dense_packed(x, w, b, z, out, keep, kind, p0, p1, p2)
+
+
+@kernel
+def dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
+    """Gradients of y = act(x @ w + b): dz = act'(preact) * dy, dw = x.T @ dz, db = sum(dz, 0), dx = dz @ w.T.
+
+    x (M, K), w (K, N), preact, y, dy, dz (M, N), dx (M, K), dw (K, N), db (N,) or (0,) to skip;
+    all C-contiguous, one float dtype (float32 or float64). dz, dw, db and (if need_dx) dx are
+    overwritten; dz may be dy itself, other outputs must not overlap the inputs. preact and y are
+    the forward's pre-activation and output (y is read only by kinds that need it, see
+    ``activation_backward_into``).
+    """
+    m, k_len = x.shape
+    n = w.shape[1]
+    if w.shape[0] != k_len or dy.shape[0] != m or dy.shape[1] != n or dz.shape[0] != m or dz.shape[1] != n:
+        raise ValueError("dense_backward_into: x, w, dy and dz shapes do not match")
+    if kind == LINEAR:
+        dz[:] = dy
+    else:
+        activation_backward_into(preact, y, dy, dz, kind, p0, p1, p2)
+    _matmul_any(x, dz, dw, flag(False), flag(True), flag(False))
+    if db.shape[0] != 0:
+        bias_grad_into(dz, db, flag(False))
+    if need_dx:
+        _matmul_any(dz, w, dx, flag(False), flag(False), flag(True))
+
+
+def _float_2d(func, name, x):
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{func}: {name} must be a 2-D array, got {x.ndim}-D with shape {x.shape}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {x.dtype}")
+    return x
+
+
+def _check_w(func, x, w):
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"{func}: w must have {x.shape[1]} rows to match x of shape {x.shape}, got shape {w.shape}")
+
+
+def _bias(func, b, n, dtype):
+    if b is None:
+        return np.empty(0, dtype=dtype)
+    b = np.asarray(b)
+    if b.shape != (n,):
+        raise ValueError(f"{func}: b must have shape ({n},), got {b.shape}")
+    if b.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{func}: b must have dtype float32 or float64, got {b.dtype}")
+    return np.ascontiguousarray(b, dtype=dtype)
+
+
+def dense_forward(x, w, b=None, kind=LINEAR, p0=0.0, p1=np.inf, p2=0.0, out=None, return_preact=False):
+    """Return ``act(x @ w + b)`` for x (M, K), w (K, N), b (N,) or None; float32/float64.
+
+    kind, p0, p1, p2 select the activation (``numdense.kernels.activation_kinds``). Mixed dtypes
+    promote to float64; inputs of any layout are accepted. ``out`` (M, N), if given, must be
+    C-contiguous with the result dtype. With ``return_preact`` returns ``(out, x @ w + b)``.
+    """
+    x = _float_2d("dense_forward", "x", x)
+    w = _float_2d("dense_forward", "w", w)
+    _check_w("dense_forward", x, w)
+    shape = (x.shape[0], w.shape[1])
+    dtype = result_dtype(x, w, *([] if b is None else [np.asarray(b)]))
+    bias = _bias("dense_forward", b, shape[1], dtype)
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    else:
+        check_out("dense_forward", out, shape, dtype)
+    x, w = (np.ascontiguousarray(v, dtype=dtype) for v in (x, w))
+    x, w, bias = (v.copy() if np.may_share_memory(v, out) else v for v in (x, w, bias))
+    preact = np.empty(shape if return_preact else (0, 0), dtype=dtype)
+    dense_forward_into(x, w, bias, out, preact, int(kind), float(p0), float(p1), float(p2))
+    return (out, preact) if return_preact else out
+
+
+def dense_backward(x, w, preact, y, dy, kind=LINEAR, p0=0.0, p1=np.inf, p2=0.0, need_dx=True, need_db=True):
+    """Return ``(dx, dw, db)`` for y = act(x @ w + b) given the upstream gradient dy (M, N).
+
+    preact = x @ w + b and y = act(preact) as returned by ``dense_forward(..., return_preact=True)``;
+    y may be None (recomputed when the kind needs it) and preact may be None for LINEAR. dx is None
+    unless need_dx, db None unless need_db. Mixed dtypes promote to float64.
+    """
+    x = _float_2d("dense_backward", "x", x)
+    w = _float_2d("dense_backward", "w", w)
+    dy = _float_2d("dense_backward", "dy", dy)
+    _check_w("dense_backward", x, w)
+    shape = (x.shape[0], w.shape[1])
+    if dy.shape != shape:
+        raise ValueError(f"dense_backward: dy must have shape {shape}, got {dy.shape}")
+    if preact is None:
+        if int(kind) != LINEAR:
+            raise ValueError("dense_backward: preact is required for a non-linear activation")
+        preact = dy
+    preact = _float_2d("dense_backward", "preact", preact)
+    if preact.shape != shape:
+        raise ValueError(f"dense_backward: preact must have shape {shape}, got {preact.shape}")
+    dtype = result_dtype(x, w, dy, preact)
+    x, w, dy, preact = (np.ascontiguousarray(v, dtype=dtype) for v in (x, w, dy, preact))
+    if y is None:
+        y = np.empty(shape, dtype=dtype)
+        activation_forward_into(preact, y, int(kind), float(p0), float(p1), float(p2))
+    else:
+        y = _float_2d("dense_backward", "y", y)
+        if y.shape != shape:
+            raise ValueError(f"dense_backward: y must have shape {shape}, got {y.shape}")
+        y = np.ascontiguousarray(y, dtype=dtype)
+    dz = np.empty(shape, dtype=dtype)
+    dx = np.empty(x.shape if need_dx else (0, 0), dtype=dtype)
+    dw = np.empty(w.shape, dtype=dtype)
+    db = np.empty(shape[1] if need_db else 0, dtype=dtype)
+    p = (int(kind), float(p0), float(p1), float(p2))
+    dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, *p, bool(need_dx))
+    return (dx if need_dx else None), dw, (db if need_db else None)
