@@ -37,6 +37,26 @@ def _lazy():
     return callbacks, losses, metrics, optimizers, loss_kinds, DenseStackPlan
 
 
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def _needs_batch_hooks(callback_list, callbacks_module):
+    """True if a callback does something per batch (the compiled loop then runs one step per
+    call). History and the progress bar work from chunk ends, TerminateOnNaN from the loop's own
+    non-finite check."""
+    quiet = (callbacks_module.History, callbacks_module.ProgbarLogger,
+             callbacks_module.TerminateOnNaN)
+    base = callbacks_module.Callback
+    for cb in callback_list.callbacks:
+        if isinstance(cb, quiet):
+            continue
+        for hook in _BATCH_HOOKS:
+            method = getattr(cb, hook, None)
+            if getattr(method, "__func__", None) is not getattr(base, hook, None):
+                return True
+    return False
+
+
 def _resolve_loss(identifier):
     losses_module = _lazy()[1]
     if identifier is None:
@@ -307,7 +327,7 @@ class Trainer:
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
             verbose=verbose, epochs=epochs, steps=steps,
         )
-        batch_hooks = cbs.wants_batch_hooks() if hasattr(cbs, "wants_batch_hooks") else True
+        batch_hooks = _needs_batch_hooks(cbs, callbacks_module)
         stop_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs.callbacks)
         from numdense.utils.random import draw_seed
 
@@ -338,19 +358,13 @@ class Trainer:
                     ran = plan.run(x, y, weights, order, done, end, lrs, batch_losses,
                                    batch_sizes, pred_store, stop_on_nan)
                     elapsed = time.perf_counter() - t0
-                    for s in range(done, ran):
-                        if batch_hooks:
-                            cbs.on_train_batch_end(s, self._running_logs(batch_losses, batch_sizes, s + 1))
+                    cbs.on_train_batch_end(ran - 1, self._running_logs(batch_losses, batch_sizes, ran))
                     if not batch_hooks and ran == end:
                         per_step = elapsed / max(end - done, 1)
                         chunk = max(1, int(_CHUNK_SECONDS / max(per_step, 1e-9)))
+                    done = ran
                     if ran < end:  # stopped on a non-finite loss
                         self.stop_training = True
-                        done = ran
-                        break
-                    done = end
-                    if not batch_hooks:
-                        cbs.on_train_batch_end(done - 1, self._running_logs(batch_losses, batch_sizes, done))
                     if self.stop_training:
                         break
             else:
