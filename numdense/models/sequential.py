@@ -1,7 +1,13 @@
 """``Sequential``: a plain stack of layers, one input and one output."""
 
+import numpy as np
+
+from numdense import activations
+from numdense.kernels.cpu.dense import dense_forward_into
 from numdense.layers import deserialize as deserialize_layer
 from numdense.layers import serialize as serialize_layer
+from numdense.layers.dense import Dense
+from numdense.layers.dropout import Dropout
 from numdense.layers.input_layer import InputLayer
 from numdense.layers.layer import Layer, to_float_array
 from numdense.layers.symbolic import KerasTensor
@@ -125,7 +131,48 @@ class Sequential(Model):
         self.built = True
 
     # ----------------------------------------------------------- call/shapes
+    def _inference_plan(self):
+        """Per-layer kernel arguments for a stack of Dense (and inference-time Dropout) layers
+        with builtin activations, or None. Rebuilt when a layer or an activation changes."""
+        layers = self.layers
+        key = tuple((id(l), id(getattr(l, "activation", None))) for l in layers)
+        cached = getattr(self, "_inference_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        plan = []
+        for layer in layers:
+            if isinstance(layer, Dropout):
+                continue
+            if not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer:
+                plan = None
+                break
+            spec = activations.kernel_spec(layer.activation or activations.linear)
+            if spec is None:
+                plan = None
+                break
+            bias = layer.bias.value if layer.bias is not None else np.empty(0, self.dtype)
+            plan.append((layer.kernel.value, bias, layer.units) + tuple(spec))
+        plan = plan or None
+        if plan is not None and self._layers and isinstance(self._layers[0], InputLayer):
+            if len(self._layers[0].batch_shape) != 2:
+                plan = None
+        self._inference_cache = (key, plan, np.empty((0, 0), self.dtype))
+        return plan
+
+    def _fast_forward(self, x, plan):
+        no_preact = self._inference_cache[2]
+        for kernel, bias, units, kind, p0, p1, p2 in plan:
+            out = np.empty((x.shape[0], units), dtype=x.dtype)
+            dense_forward_into(x, kernel, bias, out, no_preact, kind, p0, p1, p2)
+            x = out
+        return x
+
     def __call__(self, inputs, training=False, **kwargs):
+        if (not training and self.built and type(inputs) is np.ndarray and inputs.ndim == 2
+                and inputs.dtype == self.dtype and inputs.flags.c_contiguous):
+            plan = self._inference_plan()
+            if plan is not None and inputs.shape[1] == plan[0][0].shape[0]:
+                return self._fast_forward(inputs, plan)
         if isinstance(inputs, KerasTensor):
             if not self.built:
                 self.build(inputs.shape)
