@@ -22,6 +22,7 @@ KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 KB_PACK = 32  # depth rows per B-packing task
+DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without packing
 BLOCKS_PER_THREAD = 4  # work items per thread for static prange chunking under load imbalance
 
 
@@ -44,11 +45,12 @@ _UK = {}  # numba dtype -> (C symbol name, cfunc)
 
 
 def _ukernel_cfunc(uk, t, nr):
-    def body(kc, ap, bp, ct):
-        uk(kc, carray(ap, (kc, MR)), carray(bp, (kc, nr)), carray(ct, (MR * nr,)))
+    def body(kc, ap, bp, ldb, ct):
+        # Row k of B starts at bp + k*ldb: packed panels (ldb = NR) or B itself (ldb = N).
+        uk(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * nr,)))
 
     body.__qualname__ = body.__name__ = f"c{uk.__name__}"
-    sig = types.void(types.intp, types.CPointer(t), types.CPointer(t), types.CPointer(t))
+    sig = types.void(types.intp, types.CPointer(t), types.CPointer(t), types.intp, types.CPointer(t))
     return numba.cfunc(sig, cache=CACHE, error_model="numpy", fastmath=FASTMATH)(body)
 
 
@@ -67,7 +69,7 @@ def ensure_compiled():
         for uk, t, nr in ((ukernel_f32, types.float32, 16), (ukernel_f64, types.float64, 8)):
             uk.compile((types.intp, t[:, ::1], t[:, ::1], t[::1]))
             cf = _ukernel_cfunc(uk, t, nr)
-            name = f"numdense_{uk.__name__}_{MR}x{nr}"
+            name = f"numdense_{uk.__name__}_{MR}x{nr}_v2"  # bump when the C signature changes
             llvm.add_symbol(name, cf.address)
             _UK[t] = (name, cf)
     finally:
@@ -78,21 +80,27 @@ ensure_compiled()
 
 
 @intrinsic
-def _ukernel(typingctx, kc, ap, bp, ct):
-    """ct[:MR*NR] = ap[:kc].T @ bp[:kc] (row-major) via the micro-kernel symbol for ap's dtype.
+def _ukernel(typingctx, kc, ap, b, boff, ldb, ct):
+    """ct[:MR*NR] = A_panel.T @ B_panel (row-major) via the micro-kernel symbol for ap's dtype.
 
-    ap (>= kc, MR), bp (>= kc, NR), ct (>= MR*NR,): C-contiguous arrays of one dtype.
+    ap: packed A micro-panel (>= kc, MR); B_panel row k = b.flat[boff + k*ldb : ... + NR]; ct
+    (>= MR*NR,). Arrays C-contiguous, one dtype; boff, ldb in elements.
     """
     name = _UK[ap.dtype][0]
 
     def codegen(context, builder, sig, args):
-        ptrs = [context.make_array(aty)(context, builder, value=v).data for aty, v in zip(sig.args[1:], args[1:])]
-        fnty = ir.FunctionType(ir.VoidType(), [context.get_value_type(types.intp)] + [p.type for p in ptrs])
+        kc_v, ap_v, b_v, boff_v, ldb_v, ct_v = args
+        app, bp, ctp = (
+            context.make_array(ty)(context, builder, value=v).data
+            for ty, v in ((sig.args[1], ap_v), (sig.args[2], b_v), (sig.args[5], ct_v))
+        )
+        bp = builder.gep(bp, [boff_v])
+        fnty = ir.FunctionType(ir.VoidType(), [kc_v.type, app.type, bp.type, ldb_v.type, ctp.type])
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        builder.call(fn, [args[0], *ptrs])
+        builder.call(fn, [kc_v, app, bp, ldb_v, ctp])
         return context.get_dummy_value()
 
-    return types.void(types.intp, ap, bp, ct), codegen
+    return types.void(types.intp, ap, b, types.intp, types.intp, ct), codegen
 
 
 @intrinsic
@@ -142,59 +150,61 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
 
 
 @kernel
-def _pack_b_rows(b, tb, k0, k1, bpk):
-    """Pack depth rows k0:k1 of op(b) into every panel: bpk[jp, k, c] = op(b)[k, jp*NR + c], zero-padded.
+def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
+    """Pack depth rows k0:k1 of op(b) into panels jp0: of bpk: bpk[jp, k, c] = op(b)[k, jp*NR + c].
 
-    op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk (npanel, K, NR) C-contiguous.
-    Row ranges let the packing run in parallel while each task reads whole cache lines of b.
+    op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk (npanel, K, NR)
+    C-contiguous; columns past N are zero. Row ranges let the packing run in parallel while each
+    task reads whole cache lines of b.
     """
-    npanel, _, nr = bpk.shape
+    npanel = bpk.shape[0]
+    nr = nr_for(bpk)  # a constant, so full panels copy with unrolled vector moves
     n = b.shape[0] if tb else b.shape[1]
-    if tb:
-        for jp in range(npanel):
-            j0 = jp * nr
-            cols = min(nr, n - j0)
-            dst = bpk[jp]
-            for c in range(cols):
-                src = b[j0 + c]
-                for k in range(k0, k1):
-                    dst[k, c] = src[k]
-            for c in range(cols, nr):
-                for k in range(k0, k1):
-                    dst[k, c] = 0
-    else:
+    for jp in range(jp0, npanel):
+        j0 = jp * nr
+        cols = min(nr, n - j0)
+        dst = bpk[jp]
         for k in range(k0, k1):
-            src = b[k]
-            for jp in range(npanel):
-                j0 = jp * nr
-                cols = min(nr, n - j0)
-                row = bpk[jp, k]
-                for c in range(cols):
-                    row[c] = src[j0 + c]
-                for c in range(cols, nr):
+            row = dst[k]
+            if cols == nr:
+                if tb:
+                    for c in range(nr):
+                        row[c] = b[j0 + c, k]
+                else:
+                    src = b[k]
+                    for c in range(nr):
+                        row[c] = src[j0 + c]
+            else:
+                for c in range(nr):
                     row[c] = 0
+                for c in range(cols):
+                    row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
 
 
 @kernel
-def block(a, ta, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
-    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc] @ B for packed B panels bpk[jp0:jp1].
+def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
+    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc] @ B[:, jp0*NR:jp1*NR].
 
-    ap (>= ceil(mc/MR), KC, MR) and ct (MR*NR,) are scratch of out's dtype; all C-contiguous.
+    B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for B = b, not
+    b.T) straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
+    ap (>= ceil(mc/MR), min(KC, K), MR) and ct (MR*NR,) are scratch; all C-contiguous, one dtype.
     """
     n = out.shape[1]
     k_len = bpk.shape[1]
-    nr = bpk.shape[2]
+    nr = nr_for(out)
     nblk = (mc + MR - 1) // MR
     for p0 in range(0, k_len, KC):
         kc = min(KC, k_len - p0)
         _pack_a(a, ta, i0, mc, p0, kc, ap)
         overwrite = p0 == 0 and not accumulate
         for jp in range(jp0, jp1):
-            bp = bpk[jp, p0 : p0 + kc]
             j0 = jp * nr
             cols = min(nr, n - j0)
             for ir in range(nblk):
-                _ukernel(kc, ap[ir], bp, ct)
+                if direct and cols == nr:
+                    _ukernel(kc, ap[ir], b, p0 * n + j0, n, ct)
+                else:
+                    _ukernel(kc, ap[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
                 r0 = i0 + ir * MR
                 for r in range(min(MR, i0 + mc - r0)):
                     orow = out[r0 + r]
@@ -239,7 +249,8 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     nr = nr_for(out)
     npanel = (n + nr - 1) // nr
     bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
-    pack_b(b, tb, bpk)
+    direct = use_direct_b(m, tb)
+    pack_b(b, tb, npanel - 1 if direct else 0, bpk)
     mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
     for t in prange(nblk * ncb):
         ib = t // ncb
@@ -247,18 +258,28 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
         i0 = ib * mc
         jp0 = jb * ppc
         ap, ct = scratch(mc, k_len, nr, out)
-        block(a, ta, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, ct)
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, ct)
 
 
 @kernel(parallel=True)
-def pack_b(b, tb, bpk):
-    """Pack all of op(b) into NR-wide panels bpk (npanel, K, NR), in parallel over depth ranges.
+def pack_b(b, tb, jp0, bpk):
+    """Pack op(b) into NR-wide panels bpk[jp0:] (npanel, K, NR), in parallel over depth ranges.
 
     op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk C-contiguous, written.
     """
     k_len = bpk.shape[1]
+    if jp0 >= bpk.shape[0] - 1:  # at most one panel: not worth a parallel region
+        _pack_b_rows(b, tb, 0, k_len, jp0, bpk)
+        return
     for t in prange((k_len + KB_PACK - 1) // KB_PACK):
-        _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), bpk)
+        _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), jp0, bpk)
+
+
+@kernel
+def use_direct_b(m, tb):
+    """Read B = b in place instead of packing it: with few rows each B element is used too few times
+    to repay a packing pass (b rows are contiguous, so NR-wide rows load as vectors)."""
+    return not tb and m <= DIRECT_B_MAX_M
 
 
 @kernel

@@ -14,7 +14,7 @@ from numba.extending import intrinsic
 
 from .. import activation_kinds
 from ..activation_kinds import LINEAR
-from ._gemm import block, flag, nr_for, num_threads, pack_b, plan, scratch, small_nn, use_small
+from ._gemm import block, flag, nr_for, num_threads, pack_b, plan, scratch, small_nn, use_direct_b, use_small
 from ._jit import CACHE, kernel
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
@@ -87,14 +87,15 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     nr = nr_for(z)
     npanel = (n + nr - 1) // nr
     bpk = np.empty((npanel, k_len, nr), dtype=z.dtype)
-    pack_b(w, flag(False), bpk)
+    direct = use_direct_b(m, flag(False))
+    pack_b(w, flag(False), npanel - 1 if direct else 0, bpk)
     mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
     if ncb == 1:
         for ib in prange(nblk):
             i0 = ib * mc
             i1 = min(m, i0 + mc)
             ap, ct = scratch(mc, k_len, nr, z)
-            block(x, flag(False), bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, ct)
+            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
         for t in prange(nblk * ncb):
@@ -102,7 +103,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             i0 = ib * mc
             jp0 = (t - ib * ncb) * ppc
             ap, ct = scratch(mc, k_len, nr, z)
-            block(x, flag(False), bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, ct)
+            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, ct)
         for ib in prange(nblk):
             i0 = ib * mc
             i1 = min(m, i0 + mc)
