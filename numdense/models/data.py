@@ -6,18 +6,14 @@ model untouched.
 
 import numpy as np
 
+from numdense.layers.layer import to_float_array
+
 
 def as_float_array(value, dtype, name):
     """``value`` as a C-contiguous float array, or TypeError naming the argument."""
     if value is None:
         raise ValueError(f"Argument `{name}` is required.")
-    arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Expected `{name}` to be a numeric array (bool, int or float); received dtype "
-            f"{arr.dtype}."
-        )
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return to_float_array(value, dtype, what=f"`{name}`")
 
 
 def check_finite(arr, name):

@@ -62,28 +62,6 @@ class Model(Trainer, Layer):
     def variables(self):
         return self._gather("variables")
 
-    def get_weights(self):
-        return [v.numpy() for v in self.weights]
-
-    def set_weights(self, weights):
-        """Sets all weights from a list of arrays (model order), checking everything first."""
-        variables = self.weights
-        weights = list(weights)
-        if len(weights) != len(variables):
-            raise ValueError(
-                f"You called `set_weights(weights)` on model '{self.name}' with a weight list of "
-                f"length {len(weights)}, but the model was expecting {len(variables)} weights."
-            )
-        arrays = [np.asarray(w) for w in weights]
-        for v, a in zip(variables, arrays):
-            if a.shape != v.shape:
-                raise ValueError(
-                    f"Model {self.name}: weight '{v.path}' has shape {v.shape}, which is not "
-                    f"compatible with the provided weight shape {a.shape}."
-                )
-        for v, a in zip(variables, arrays):
-            v.assign(a)
-
     def count_params(self):
         if not self.built:
             raise ValueError(

@@ -1,0 +1,42 @@
+"""Inference latency and throughput of the 784-128-10 MLP."""
+
+import numpy as np
+
+import numdense as nd
+
+from .common import mlp, mnist_like
+
+
+class SingleSample:
+    """``model(x)``, ``predict_on_batch`` and ``predict`` on one sample."""
+
+    def setup(self):
+        self.model = mlp(nd)
+        self.x = np.random.default_rng(1).random((1, 784), dtype=np.float32)
+        self.model(self.x)
+        self.model.predict(self.x, verbose=0)
+
+    def time_call(self):
+        self.model(self.x)
+
+    def time_predict_on_batch(self):
+        self.model.predict_on_batch(self.x)
+
+    def time_predict(self):
+        self.model.predict(self.x, verbose=0)
+
+
+class PredictLarge:
+    """``predict`` over 60,000 samples at the default batch size (32) and at 1024."""
+
+    params = [32, 1024]
+    param_names = ["batch_size"]
+    timeout = 120
+
+    def setup(self, batch_size):
+        self.model = mlp(nd)
+        self.x, _ = mnist_like()
+        self.model.predict(self.x[:2048], batch_size=batch_size, verbose=0)
+
+    def time_predict(self, batch_size):
+        self.model.predict(self.x, batch_size=batch_size, verbose=0)
