@@ -418,11 +418,23 @@ class Trainer:
 
     # --------------------------------------------------------------- evaluate
     def _evaluate_arrays(self, x, y, weights, batch_size=32, steps=None):
+        sparse = self._sparse_loss()
+        one_shot = (steps is None and x.shape[0]
+                    and getattr(self._loss_obj, "reduction", None) == "sum_over_batch_size"
+                    and not any(l.activity_regularizer is not None for l in self.layers))
+        if one_shot:
+            # With the default reduction the batch-size-weighted mean of the batch losses is
+            # the weighted mean over all samples, so one loss call over all outputs suffices.
+            y_pred = self.predict(x, batch_size=batch_size, verbose=0)
+            yt = y[:, 0] if sparse else y
+            loss = float(self._loss_obj(yt, y_pred, sample_weight=weights)) * self._loss_weight
+            logs = {"loss": loss + self._penalties()}
+            logs.update(self._metric_results(y, y_pred, weights))
+            return logs
         n = x.shape[0]
         total_steps = -(-n // batch_size)
         if steps is not None:
             total_steps = min(total_steps, int(steps))
-        sparse = self._sparse_loss()
         loss_sum, count, preds = 0.0, 0, []
         for s in range(total_steps):
             sl = slice(s * batch_size, (s + 1) * batch_size)
