@@ -155,3 +155,61 @@ class Model(Trainer, Layer):
             )
         summary_utils.print_summary(self, line_length=line_length, positions=positions,
                                     print_fn=print_fn, show_trainable=show_trainable)
+
+    # ---------------------------------------------------------------- saving
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the model (config, weights, optimizer state) to ``.keras`` or legacy ``.h5``.
+
+        Args:
+            filepath: path ending in ``.keras`` (or ``.h5``).
+            overwrite: whether an existing file may be replaced.
+            zipped: None or True (numdense writes zipped archives).
+            **kwargs: ``include_optimizer`` for ``.h5``.
+        """
+        from numdense import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights (and optimizer state) to a ``.weights.h5`` file.
+
+        Args:
+            filepath: path ending in ``.weights.h5``.
+            overwrite: whether an existing file may be replaced.
+        """
+        from numdense import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Loads weights from ``.weights.h5``, ``.keras`` or legacy ``.h5``; all or nothing.
+
+        Args:
+            filepath: the file.
+            skip_mismatch: warn and skip mismatched layers instead of raising.
+        """
+        from numdense import saving
+
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs):
+        """The model's Keras 3 JSON config; ``**kwargs`` go to ``json.dumps``."""
+        from numdense import saving
+
+        return saving.to_json(self, **kwargs)
+
+    def get_compile_config(self):
+        """The serialized ``compile`` arguments, or None when the model is not compiled."""
+        from numdense import saving
+
+        return saving.get_compile_config(self)
+
+    def compile_from_config(self, config):
+        """Compiles the model from ``get_compile_config()`` output.
+
+        Args:
+            config: the compile config dict.
+        """
+        from numdense import saving
+
+        saving.compile_from_config(self, config)

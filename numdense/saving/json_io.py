@@ -1,0 +1,292 @@
+"""Model configs as Keras 3 writes them: ``to_json``, ``model_from_json``, compile configs.
+
+Configs written by Keras carry options numdense does not have (``quantization_config``,
+``optional``...). Such an option at its default value is dropped; any other value, an unknown
+layer class or a model class other than ``Sequential`` raises a ``ValueError`` naming it.
+"""
+
+import copy
+import json
+
+_MODULE_OF_MODEL = "keras"
+
+# Keras-only layer options and the value under which numdense can ignore them.
+_IGNORABLE = {
+    "InputLayer": {"optional": False, "ragged": False, "sparse": False},
+    "Dense": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+}
+# Keys of optimizer configs written by older Keras versions, meaningless in Keras 3.
+_LEGACY_OPTIMIZER_KEYS = ("is_legacy_optimizer", "jit_compile")
+
+
+def _classes(custom_objects):
+    from numdense import layers
+
+    return dict(layers._LAYERS, **(custom_objects or {}))
+
+
+def serialize_model(model):
+    """The Keras 3 dict of a model: ``module``, ``class_name``, ``config``, build and compile.
+
+    Args:
+        model: a numdense ``Sequential``.
+    """
+    from numdense.models.sequential import Sequential
+
+    if not isinstance(model, Sequential):
+        raise ValueError(
+            f"Only Sequential models can be saved by numdense; received {type(model).__name__}."
+        )
+    out = {
+        "module": _MODULE_OF_MODEL,
+        "class_name": "Sequential",
+        "config": model.get_config(),
+        "registered_name": None,
+    }
+    if model.built:
+        out["build_config"] = {"input_shape": list(model.input_shape)}
+    out["compile_config"] = get_compile_config(model) or {}
+    return out
+
+
+def to_json(model, **kwargs):
+    """The model's Keras 3 JSON (as ``keras.Model.to_json``).
+
+    Args:
+        model: a numdense ``Sequential``.
+        **kwargs: passed to ``json.dumps`` (e.g. ``indent``).
+    """
+    return json.dumps(serialize_model(model), **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Builds (and compiles, when the JSON has a compile config) a model from ``to_json``.
+
+    Args:
+        json_string: JSON text of a model config (numdense's or Keras').
+        custom_objects: optional dict of extra layer classes by name.
+    """
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Invalid model JSON: {e}") from None
+    return deserialize_model(config, custom_objects=custom_objects)
+
+
+def _check_model_class(config):
+    if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
+        raise ValueError(
+            "Invalid model config: expected a dict with 'class_name' and 'config' keys; "
+            f"received {str(config)[:200]}"
+        )
+    name = config["class_name"]
+    if name in ("Functional", "Model"):
+        raise ValueError(
+            "Unsupported model type 'Functional': this file holds a Keras functional model "
+            "(Model(inputs, outputs)), which numdense cannot load yet; only Sequential models "
+            "are supported."
+        )
+    if name != "Sequential":
+        raise ValueError(
+            f"Unsupported model class '{name}': numdense can load Sequential models only."
+        )
+    inner = config["config"]
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        raise ValueError("Invalid Sequential config: missing its 'layers' list.")
+
+
+def _layer_label(layer_config):
+    inner = layer_config.get("config") or {}
+    name = inner.get("name") if isinstance(inner, dict) else None
+    return f"layer '{name}' ({layer_config.get('class_name')})"
+
+
+def _normalize_layer(layer_config, classes):
+    """A copy of one layer entry with Keras-only defaults removed; raises on what cannot load."""
+    if not isinstance(layer_config, dict) or "class_name" not in layer_config:
+        raise ValueError(f"Invalid layer entry in model config: {str(layer_config)[:200]}")
+    class_name = layer_config["class_name"]
+    if class_name not in classes:
+        raise ValueError(
+            f"Unsupported layer type '{class_name}' ({_layer_label(layer_config)}): numdense "
+            f"provides {sorted(c for c in classes if c != 'Layer')}."
+        )
+    entry = copy.deepcopy(layer_config)
+    inner = entry.get("config")
+    if not isinstance(inner, dict):
+        raise ValueError(f"Invalid config for {_layer_label(layer_config)}.")
+    for key, default in _IGNORABLE.get(class_name, {}).items():
+        if key in inner:
+            value = inner.pop(key)
+            if value != default:
+                raise ValueError(
+                    f"Unsupported option in {_layer_label(layer_config)}: {key}={value!r} "
+                    "is not available in numdense."
+                )
+    return entry
+
+
+def _build_layer(entry, custom_objects):
+    from numdense import layers
+
+    try:
+        return layers.deserialize(entry, custom_objects)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"Cannot load {_layer_label(entry)}: {e}") from None
+
+
+def deserialize_model(config, custom_objects=None, compile=True):
+    """Builds a Sequential model from its Keras 3 (or legacy ``{class_name, config}``) dict.
+
+    Every layer entry is checked before anything is built. The model is built from its
+    input layer or ``build_input_shape``/``build_config``, and compiled from
+    ``compile_config`` when ``compile`` is true.
+
+    Args:
+        config: the model dict.
+        custom_objects: optional dict of extra layer classes by name.
+        compile: whether to compile from the config's ``compile_config``.
+    """
+    from numdense.models.sequential import Sequential
+
+    _check_model_class(config)
+    inner = config["config"]
+    classes = _classes(custom_objects)
+    entries = [_normalize_layer(e, classes) for e in inner["layers"]]
+    model = Sequential(name=inner.get("name"), trainable=inner.get("trainable", True))
+    for entry in entries:
+        layer = _build_layer(entry, custom_objects)
+        try:
+            model.add(layer, rebuild=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Cannot add {_layer_label(entry)} to the model: {e}") from None
+    try:
+        model._maybe_rebuild()
+        shape = inner.get("build_input_shape")
+        if shape is None:
+            shape = (config.get("build_config") or {}).get("input_shape")
+        if not model.built and shape is not None:
+            model.build(tuple(shape))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Cannot build model '{model.name}' from its config: {e}") from None
+    if compile and config.get("compile_config"):
+        compile_from_config(model, config["compile_config"])
+    return model
+
+
+# ------------------------------------------------------------------------ compile config
+def _serialize_loss(loss):
+    from numdense import losses
+
+    if loss is None or isinstance(loss, str):
+        return loss
+    return losses.serialize(loss)
+
+
+def _serialize_metric(metric):
+    from numdense import metrics
+
+    if isinstance(metric, str):
+        return metric
+    return metrics.serialize(metric)
+
+
+def get_compile_config(model):
+    """The arguments ``compile`` was called with, serialized as Keras 3 does (None if not
+    compiled).
+
+    Args:
+        model: a compiled numdense model.
+    """
+    from numdense import optimizers
+
+    if not getattr(model, "compiled", False):
+        return None
+    weight = getattr(model, "_loss_weight", 1.0)
+    weighted = getattr(model, "_weighted_metric_ids", [])
+    return {
+        "optimizer": optimizers.serialize(model.optimizer),
+        "loss": _serialize_loss(model.loss),
+        "loss_weights": None if weight == 1.0 else weight,
+        "metrics": [_serialize_metric(m) for m in model._metric_ids] or None,
+        "weighted_metrics": [_serialize_metric(m) for m in weighted] or None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def _optimizer_from_config(config):
+    from numdense import optimizers
+
+    if isinstance(config, str):
+        return optimizers.get(config)
+    if not isinstance(config, dict):
+        raise ValueError(f"Invalid optimizer in compile config: {config!r}")
+    config = copy.deepcopy(config)
+    inner = config.get("config") or {}
+    for key in _LEGACY_OPTIMIZER_KEYS:
+        inner.pop(key, None)
+    config["config"] = inner
+    return optimizers.deserialize(config)
+
+
+def _loss_from_config(config):
+    from numdense import losses
+
+    if config is None or isinstance(config, str):
+        return config
+    if isinstance(config, (list, tuple)) and len(config) == 1:
+        return _loss_from_config(config[0])
+    if isinstance(config, dict) and "class_name" in config:
+        return losses.deserialize(config)
+    raise ValueError(f"Unsupported loss in compile config (single-output models only): {config!r}")
+
+
+def _metrics_from_config(config):
+    from numdense import metrics
+
+    if config is None:
+        return None
+    if isinstance(config, dict) and "class_name" not in config:
+        raise ValueError(f"Unsupported metrics in compile config (per-output dict): {config!r}")
+    if not isinstance(config, (list, tuple)):
+        config = [config]
+    if len(config) == 1 and isinstance(config[0], (list, tuple)):
+        config = config[0]  # Keras 2 writes one list per output
+    return [m if isinstance(m, str) else metrics.deserialize(m) for m in config]
+
+
+def compile_from_config(model, config):
+    """Compiles ``model`` from a compile config (Keras 3's ``compile_config`` or a legacy
+    ``training_config``) and builds its optimizer on the model's trainable weights.
+
+    Args:
+        model: a built numdense model.
+        config: the dict from ``get_compile_config``.
+
+    Raises:
+        ValueError: if an optimizer, loss or metric in the config cannot be built.
+    """
+    if not config:
+        return
+    optimizer = config.get("optimizer", config.get("optimizer_config"))
+    try:
+        kwargs = dict(
+            optimizer=_optimizer_from_config(optimizer if optimizer is not None else "rmsprop"),
+            loss=_loss_from_config(config.get("loss")),
+            metrics=_metrics_from_config(config.get("metrics")),
+            weighted_metrics=_metrics_from_config(config.get("weighted_metrics")),
+        )
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(
+            f"Cannot restore the compile config of model '{model.name}': {e} "
+            "(load with compile=False to skip it)."
+        ) from None
+    weights = config.get("loss_weights")
+    if weights is not None:
+        kwargs["loss_weights"] = weights
+    model.compile(**kwargs)
+    if model.built:
+        model.optimizer.build(model.trainable_weights)
+
