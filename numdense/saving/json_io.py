@@ -234,7 +234,10 @@ def _optimizer_from_config(config):
 def _loss_from_config(config):
     from numdense import losses
 
-    if config is None or isinstance(config, str):
+    if config is None:
+        return None
+    if isinstance(config, str):
+        losses.get(config)  # fails here, with the name, for an unknown loss
         return config
     if isinstance(config, (list, tuple)) and len(config) == 1:
         return _loss_from_config(config[0])
