@@ -209,3 +209,13 @@ def test_checkpoint_callback_saves_loadable_models(tmp_path):
     model.fit(x, y, epochs=2, verbose=0, callbacks=[nd.callbacks.ModelCheckpoint(path)])
     loaded = nd.models.load_model(tmp_path / "ck-2.keras")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_serve_keras_model_example(capsys):
+    import pathlib
+    import runpy
+
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "serve_keras_model.py"
+    out = runpy.run_path(str(example))["main"](repeats=20, with_keras=False)
+    assert out["max_abs_error"] < 1e-5 and out["numdense_call"] > 0
+    assert "single-sample latency" in capsys.readouterr().out
