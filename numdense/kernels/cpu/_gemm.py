@@ -21,6 +21,7 @@ MR = 6  # rows of the register block (both dtypes)
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
+PARALLEL_FMAS = 1 << 21  # from here on run in parallel; between the two, packed but serial
 KB_PACK = 32  # depth rows per B-packing task
 DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without packing
 BLOCKS_PER_THREAD = 4  # work items per thread for static prange chunking under load imbalance
@@ -287,6 +288,28 @@ def scratch(mc, k_len, nr, like):
     """Per-task buffers for ``block``: packed A block (ceil(mc/MR), min(KC, K), MR) and ct (MR*NR,)."""
     ap = np.empty(((mc + MR - 1) // MR, min(KC, k_len), MR), dtype=like.dtype)
     return ap, np.empty(MR * nr, dtype=like.dtype)
+
+
+@kernel
+def gemm_serial(a, b, out, accumulate, ta, tb):
+    """Serial twin of ``gemm_packed`` (same arguments) for products too small to repay a parallel region."""
+    m, n = out.shape
+    k_len = a.shape[0] if ta else a.shape[1]
+    nr = nr_for(out)
+    npanel = (n + nr - 1) // nr
+    bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
+    direct = use_direct_b(m, tb)
+    _pack_b_rows(b, tb, 0, k_len, npanel - 1 if direct else 0, bpk)
+    mc = min(m, MC_MAX)
+    ap, ct = scratch(mc, k_len, nr, out)
+    for i0 in range(0, m, mc):
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, accumulate, ap, ct)
+
+
+@kernel
+def use_parallel(m, n, k_len):
+    """True when an (m, n, k) product is big enough for the parallel packed driver."""
+    return m * n * k_len >= PARALLEL_FMAS
 
 
 @kernel

@@ -14,7 +14,20 @@ from numba.extending import intrinsic
 
 from .. import activation_kinds
 from ..activation_kinds import LINEAR
-from ._gemm import block, flag, nr_for, num_threads, pack_b, plan, scratch, small_nn, use_direct_b, use_small
+from ._gemm import (
+    block,
+    flag,
+    gemm_serial,
+    nr_for,
+    num_threads,
+    pack_b,
+    plan,
+    scratch,
+    small_nn,
+    use_direct_b,
+    use_parallel,
+    use_small,
+)
 from ._jit import CACHE, kernel
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
@@ -141,8 +154,11 @@ def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
             i1 = min(m, i0 + _ROWS_SMALL)
             small_nn(x[i0:i1], w, z[i0:i1], flag(False))
             _epilogue(z[i0:i1], out[i0:i1], b, keep, kind, p0, p1, p2)
-    else:
+    elif use_parallel(m, n, k_len):
         _dense_packed(x, w, b, z, out, keep, kind, p0, p1, p2)
+    else:  # serial packed product; the whole (small) output is still in cache for the epilogue
+        gemm_serial(x, w, z, flag(False), flag(False), flag(False))
+        _epilogue(z, out, b, keep, kind, p0, p1, p2)
 
 
 @kernel

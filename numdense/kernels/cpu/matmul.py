@@ -7,7 +7,7 @@ result. The Python wrappers validate, normalise layout and dtype, and allocate.
 
 import numpy as np
 
-from ._gemm import flag, gemm_packed, small_nn, small_nt, small_tn, use_small
+from ._gemm import flag, gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
 from ._jit import kernel
 
 __all__ = ["matmul", "matmul_into", "matmul_nt", "matmul_nt_into", "matmul_tn", "matmul_tn_into"]
@@ -39,8 +39,10 @@ def _matmul_any(a, b, out, accumulate, ta, tb):
             small_nt(a, b, out, accumulate)
         else:
             small_nn(a, b, out, accumulate)
-    else:
+    elif use_parallel(m, n, k_len):
         gemm_packed(a, b, out, accumulate, ta, tb)
+    else:
+        gemm_serial(a, b, out, accumulate, ta, tb)
 
 
 @kernel
