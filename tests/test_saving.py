@@ -77,16 +77,19 @@ def test_functional_file_names_the_unsupported_feature():
         nd.models.load_model(MODELS / "functional_rank3.keras")
 
 
-def test_keras_config_matches_numdense_get_config():
+def test_saved_config_is_what_keras_writes():
     with zipfile.ZipFile(MODELS / "digits_mlp.keras") as zf:
         keras_config = json.loads(zf.read("config.json"))
     model = nd.models.load_model(MODELS / "digits_mlp.keras")
-    ours = json.loads(model.to_json())
-    assert ours["compile_config"] == keras_config["compile_config"]
-    assert ours["build_config"] == keras_config["build_config"]
-    for mine, theirs in zip(ours["config"]["layers"], keras_config["config"]["layers"]):
-        for key in ("class_name", "module", "build_config"):
-            assert mine.get(key) == theirs.get(key)
+
+    def without_sharing_ids(obj):  # Keras' in-process object ids, meaningless in a file
+        if isinstance(obj, dict):
+            return {k: without_sharing_ids(v) for k, v in obj.items() if k != "shared_object_id"}
+        if isinstance(obj, list):
+            return [without_sharing_ids(v) for v in obj]
+        return obj
+
+    assert json.loads(model.to_json()) == without_sharing_ids(keras_config)
 
 
 # ------------------------------------------------------------------- round trips

@@ -13,7 +13,7 @@ _MODULE_OF_MODEL = "keras"
 # Keras-only layer options and the value under which numdense can ignore them.
 _IGNORABLE = {
     "InputLayer": {"optional": False, "ragged": False, "sparse": False},
-    "Dense": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+    "Dense": {"quantization_config": None},
 }
 # Keys of optimizer configs written by older Keras versions, meaningless in Keras 3.
 _LEGACY_OPTIMIZER_KEYS = ("is_legacy_optimizer", "jit_compile")
@@ -40,13 +40,26 @@ def serialize_model(model):
     out = {
         "module": _MODULE_OF_MODEL,
         "class_name": "Sequential",
-        "config": model.get_config(),
+        "config": _with_keras_defaults(model.get_config(), model),
         "registered_name": None,
     }
     if model.built:
         out["build_config"] = {"input_shape": list(model.input_shape)}
     out["compile_config"] = get_compile_config(model) or {}
     return out
+
+
+def _with_keras_defaults(config, model):
+    """Adds the keys Keras 3.15 writes and numdense's configs leave out (all at the values
+    that mean "not used"), so that saved configs read exactly like Keras' own."""
+    for entry in config["layers"]:
+        for key, default in _IGNORABLE.get(entry["class_name"], {}).items():
+            if key != "sparse" and key not in entry["config"]:
+                entry["config"][key] = default
+    layers = config["layers"]
+    if model.built and layers and layers[0]["class_name"] == "InputLayer":
+        config.setdefault("build_input_shape", list(layers[0]["config"]["batch_shape"]))
+    return config
 
 
 def to_json(model, **kwargs):
