@@ -246,3 +246,23 @@ def test_keras_loads_numdense_files(tmp_path):
                              check=True, env=dict(os.environ, KERAS_BACKEND="jax"))
         diff, iterations = out.stdout.split()[-2:]
         assert float(diff) < 1e-5 and int(iterations) == 4
+
+
+def test_truncated_or_foreign_hdf5(tmp_path):
+    model, _, _ = model_and_data()
+    model.save(tmp_path / "m.h5")
+    model.save_weights(tmp_path / "w.weights.h5")
+    for name in ("m.h5", "w.weights.h5"):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut_{name}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut_m.h5"):
+        nd.models.load_model(tmp_path / "cut_m.h5")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="cut_w.weights.h5"):
+        model.load_weights(tmp_path / "cut_w.weights.h5")
+    with h5py.File(tmp_path / "foreign.weights.h5", "w") as f:
+        f["images"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="Not a Keras 3 weights file"):
+        model.load_weights(tmp_path / "foreign.weights.h5")
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
