@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 import numdense as nd
-from numdense import saving
 from numdense.layers import Dense
-from numdense.saving import keras_archive, weights_h5
-from tests.reference import MODELS
+from numdense.saving import keras_archive
 
 h5py = pytest.importorskip("h5py")
 

@@ -17,9 +17,8 @@ import os
 from numdense.saving import keras_archive, legacy_h5, weights_h5
 from numdense.saving._h5 import h5_errors, require_h5py
 from numdense.saving.atomic import atomic_path
-from numdense.saving.json_io import (compile_from_config, deserialize_model,
-                                     get_compile_config, model_from_json, serialize_model,
-                                     to_json)
+from numdense.saving.compile_config import compile_from_config, get_compile_config
+from numdense.saving.json_io import deserialize_model, model_from_json, serialize_model, to_json
 
 __all__ = [
     "save_model", "load_model", "save_weights", "load_weights", "to_json", "model_from_json",

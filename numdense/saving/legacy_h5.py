@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from numdense.saving import json_io
+from numdense.saving import compile_config, json_io
 from numdense.saving._h5 import require_h5py
 from numdense.saving.atomic import atomic_path
 
@@ -55,13 +55,13 @@ def _legacy_config(model):
 
 
 def _training_config(model):
-    compile_config = json_io.get_compile_config(model)
-    if compile_config is None:
+    config = compile_config.get_compile_config(model)
+    if config is None:
         return None
-    optimizer = compile_config.pop("optimizer")
-    compile_config["optimizer_config"] = {"class_name": optimizer["class_name"],
-                                          "config": optimizer["config"]}
-    return compile_config
+    optimizer = config.pop("optimizer")
+    config["optimizer_config"] = {"class_name": optimizer["class_name"],
+                                  "config": optimizer["config"]}
+    return config
 
 
 def _write_group(group, prefix, entries):
@@ -208,7 +208,7 @@ def load_h5(filepath, custom_objects=None, compile=True):
         pairs = plan_weights(f["model_weights"], model)
         training = _attr_text(f, "training_config") if compile else None
         if training is not None:
-            json_io.compile_from_config(model, json.loads(training))
+            compile_config.compile_from_config(model, json.loads(training))
             pairs += _optimizer_pairs(f, model)
     for variable, value in pairs:
         variable.assign(value)
