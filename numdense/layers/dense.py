@@ -42,12 +42,21 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 quantization_config=None, **kwargs):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive integer. "
                 f"Received: units={units}"
             )
+        if quantization_config is not None:
+            raise ValueError(
+                "numdense does not support quantized Dense layers; received "
+                f"quantization_config={quantization_config!r}."
+            )
+        for lora in ("lora_rank", "lora_alpha"):
+            if kwargs.pop(lora, None) is not None:
+                raise ValueError(f"numdense does not support LoRA Dense layers (`{lora}`).")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = int(units)
         self.activation = activations.get(activation)
@@ -162,5 +171,6 @@ class Dense(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            "quantization_config": None,
         })
         return config

@@ -16,14 +16,15 @@ class InputLayer(Layer):
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
-                 sparse=None, **kwargs):
+                 sparse=None, ragged=None, optional=False, **kwargs):
         if shape is None and batch_shape is None:
             legacy = kwargs.pop("batch_input_shape", None)
             if legacy is None:
                 raise ValueError("You must pass a `shape` argument (or `batch_shape`) to InputLayer.")
             batch_shape = legacy
-        if sparse:
-            raise ValueError("numdense does not support sparse inputs (sparse=True).")
+        for flag, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"numdense does not support {flag} inputs ({flag}=True).")
         super().__init__(name=name, dtype=standardize_dtype(dtype), **kwargs)
         if batch_shape is None:
             if isinstance(shape, int):
@@ -53,13 +54,14 @@ class InputLayer(Layer):
             "batch_shape": list(self.batch_shape),
             "dtype": self._dtype,
             "sparse": False,
+            "ragged": False,
             "name": self.name,
+            "optional": False,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config.pop("ragged", None)
         if "batch_input_shape" in config and "batch_shape" not in config:
             config["batch_shape"] = config.pop("batch_input_shape")
         return cls(**config)

@@ -242,7 +242,7 @@ class Sequential(Model):
                 entry["build_config"] = build_config
             layers.append(entry)
         config["layers"] = layers
-        if self.built and not isinstance(self._layers[0], InputLayer):
+        if self.built:
             config["build_input_shape"] = list(self._inputs[0].shape)
         return config
 
