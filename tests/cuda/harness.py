@@ -19,15 +19,16 @@ def module(backend, name):
     return importlib.import_module(f"numdense.kernels.{backend}.{name}")
 
 
-def run(backend, name, func, *args, outs=()):
+def run(backend, name, func, *args, outs=(), host=()):
     """Calls ``func`` of kernel module ``name``; returns its return value. Arrays at ``outs``
-    positions hold the results afterwards (in place) on both backends."""
+    positions hold the results afterwards (in place) on both backends; arrays at ``host``
+    positions stay NumPy arrays on "cuda" too (host-side arguments such as optimizer ``hp``)."""
     fn = getattr(module(backend, name), func)
     if backend == "cpu":
         return fn(*args)
     from numba import cuda
 
-    dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+    dev = [cuda.to_device(a) if isinstance(a, np.ndarray) and i not in host else a for i, a in enumerate(args)]
     result = fn(*dev)
     for i in outs:
         args[i][...] = dev[i].copy_to_host()
