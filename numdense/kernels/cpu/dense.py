@@ -28,10 +28,11 @@ from ._gemm import (
     use_parallel,
     use_small,
 )
+from ._gemm_cabi import emit_call, export
 from ._jit import CACHE, kernel
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
-from .matmul import _matmul_any, check_out, result_dtype
+from .matmul import _matmul, check_out, result_dtype
 
 __all__ = ["dense_backward", "dense_backward_into", "dense_forward", "dense_forward_into"]
 
@@ -124,6 +125,48 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
 
 
 @kernel
+def _forward_impl(x, w, b, out, preact, kind, p0, p1, p2):
+    """Body of ``dense_forward_into`` (shapes already checked)."""
+    m, k_len = x.shape
+    n = w.shape[1]
+    keep = preact.shape[0] != 0 or preact.shape[1] != 0
+    if m == 0 or n == 0:
+        return
+    z = preact if keep else out
+    if k_len == 0:
+        z[:] = 0
+        _epilogue(z, out, b, keep, kind, p0, p1, p2)
+    elif use_small(m, n, k_len):
+        for i0 in range(0, m, _ROWS_SMALL):
+            i1 = min(m, i0 + _ROWS_SMALL)
+            small_nn(x[i0:i1], w, z[i0:i1], flag(False))
+            _epilogue(z[i0:i1], out[i0:i1], b, keep, kind, p0, p1, p2)
+    elif use_parallel(m, n, k_len):
+        _dense_packed(x, w, b, z, out, keep, kind, p0, p1, p2)
+    else:  # serial packed product; the whole (small) output is still in cache for the epilogue
+        gemm_serial(x, w, z, flag(False), flag(False), flag(False))
+        _epilogue(z, out, b, keep, kind, p0, p1, p2)
+
+
+def _forward_c(xp, x0, x1, wp, w0, w1, bp, b0, op, o0, o1, pp, p0_, p1_, kind, p0, p1, p2):
+    _forward_impl(
+        carray(xp, (x0, x1)), carray(wp, (w0, w1)), carray(bp, (b0,)), carray(op, (o0, o1)), carray(pp, (p0_, p1_)),
+        kind, p0, p1, p2,
+    )
+
+
+def _backward_c(
+    xp, x0, x1, wp, w0, w1, zp, z0, z1, yp, y0, y1, gp, g0, g1, dzp, dz0, dz1, dxp, dx0, dx1, dwp, dw0, dw1,
+    dbp, db0, kind, p0, p1, p2, need_dx,
+):
+    _backward_impl(
+        carray(xp, (x0, x1)), carray(wp, (w0, w1)), carray(zp, (z0, z1)), carray(yp, (y0, y1)),
+        carray(gp, (g0, g1)), carray(dzp, (dz0, dz1)), carray(dxp, (dx0, dx1)), carray(dwp, (dw0, dw1)),
+        carray(dbp, (db0,)), kind, p0, p1, p2, need_dx != 0,
+    )
+
+
+@kernel
 def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
     """out = act(x @ w + b) in one pass over the output; optionally keeps the pre-activation.
 
@@ -143,22 +186,39 @@ def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
         raise ValueError("dense_forward_into: preact must have shape (M, N) or (0, 0)")
     if kind < 0 or kind > _MAX_KIND:
         raise ValueError("dense_forward_into: unknown activation kind")
-    if m == 0 or n == 0:
-        return
-    z = preact if keep else out
-    if k_len == 0:
-        z[:] = 0
-        _epilogue(z, out, b, keep, kind, p0, p1, p2)
-    elif use_small(m, n, k_len):
-        for i0 in range(0, m, _ROWS_SMALL):
-            i1 = min(m, i0 + _ROWS_SMALL)
-            small_nn(x[i0:i1], w, z[i0:i1], flag(False))
-            _epilogue(z[i0:i1], out[i0:i1], b, keep, kind, p0, p1, p2)
-    elif use_parallel(m, n, k_len):
-        _dense_packed(x, w, b, z, out, keep, kind, p0, p1, p2)
-    else:  # serial packed product; the whole (small) output is still in cache for the epilogue
-        gemm_serial(x, w, z, flag(False), flag(False), flag(False))
-        _epilogue(z, out, b, keep, kind, p0, p1, p2)
+    _forward(x, w, b, out, preact, kind, p0, p1, p2)
+
+
+@kernel
+def _backward_impl(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
+    """Body of ``dense_backward_into`` (shapes already checked)."""
+    if kind == LINEAR:
+        dz[:] = dy
+    else:
+        activation_backward_into(preact, y, dy, dz, kind, p0, p1, p2)
+    _matmul(x, dz, dw, False, True, False)
+    if db.shape[0] != 0:
+        bias_grad_into(dz, db, flag(False))
+    if need_dx:
+        _matmul(dz, w, dx, False, False, True)
+
+
+_FORWARD = export(_forward_c, "dense_forward", "aavaaifff", 1)
+_BACKWARD = export(_backward_c, "dense_backward", "aaaaaaaavifffi", 1)
+
+
+@intrinsic
+def _forward(typingctx, x, w, b, out, preact, kind, p0, p1, p2):
+    symbol = _FORWARD[out.dtype][0]
+    sig = types.void(x, w, b, out, preact, kind, p0, p1, p2)
+    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+
+
+@intrinsic
+def _backward(typingctx, x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
+    symbol = _BACKWARD[dz.dtype][0]
+    sig = types.void(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx)
+    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
 
 
 @kernel
@@ -175,15 +235,15 @@ def dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, n
     n = w.shape[1]
     if w.shape[0] != k_len or dy.shape[0] != m or dy.shape[1] != n or dz.shape[0] != m or dz.shape[1] != n:
         raise ValueError("dense_backward_into: x, w, dy and dz shapes do not match")
-    if kind == LINEAR:
-        dz[:] = dy
-    else:
-        activation_backward_into(preact, y, dy, dz, kind, p0, p1, p2)
-    _matmul_any(x, dz, dw, flag(False), flag(True), flag(False))
-    if db.shape[0] != 0:
-        bias_grad_into(dz, db, flag(False))
-    if need_dx:
-        _matmul_any(dz, w, dx, flag(False), flag(False), flag(True))
+    if dw.shape[0] != k_len or dw.shape[1] != n or (need_dx and (dx.shape[0] != m or dx.shape[1] != k_len)):
+        raise ValueError("dense_backward_into: dw or dx shape does not match")
+    if db.shape[0] != 0 and db.shape[0] != n:
+        raise ValueError("dense_backward_into: db must have shape (N,) or (0,)")
+    if kind < 0 or kind > _MAX_KIND:
+        raise ValueError("dense_backward_into: unknown activation kind")
+    if kind != LINEAR and (preact.shape[0] != m or preact.shape[1] != n or y.shape[0] != m or y.shape[1] != n):
+        raise ValueError("dense_backward_into: preact and y must have shape (M, N)")
+    _backward(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx)
 
 
 def _float_2d(func, name, x):

@@ -6,8 +6,11 @@ result. The Python wrappers validate, normalise layout and dtype, and allocate.
 """
 
 import numpy as np
+from numba import carray, types
+from numba.extending import intrinsic
 
-from ._gemm import flag, gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
+from ._gemm import gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
+from ._gemm_cabi import emit_call, export
 from ._jit import kernel
 
 __all__ = ["matmul", "matmul_into", "matmul_nt", "matmul_nt_into", "matmul_tn", "matmul_tn_into"]
@@ -22,10 +25,6 @@ def _matmul_any(a, b, out, accumulate, ta, tb):
     """
     m, n = out.shape
     k_len = a.shape[0] if ta else a.shape[1]
-    if (a.shape[1] if ta else a.shape[0]) != m or (b.shape[0] if tb else b.shape[1]) != n:
-        raise ValueError("matmul kernel: out shape does not match the operands")
-    if (b.shape[1] if tb else b.shape[0]) != k_len:
-        raise ValueError("matmul kernel: inner dimensions of the operands differ")
     if m == 0 or n == 0:
         return
     if k_len == 0:
@@ -45,6 +44,38 @@ def _matmul_any(a, b, out, accumulate, ta, tb):
         gemm_serial(a, b, out, accumulate, ta, tb)
 
 
+def _matmul_c(ap, a0, a1, bp, b0, b1, op, m, n, accumulate, ta, tb):
+    _matmul_any(carray(ap, (a0, a1)), carray(bp, (b0, b1)), carray(op, (m, n)), accumulate != 0, ta != 0, tb != 0)
+
+
+_MATMUL = export(_matmul_c, "matmul", "aaaiii", 1)
+
+
+@intrinsic
+def _matmul(typingctx, a, b, out, accumulate, ta, tb):
+    """``_matmul_any`` through its C symbol (see ``_gemm_cabi``); same arguments, C-contiguous arrays."""
+    symbol = _MATMUL[out.dtype][0]
+    sig = types.void(a, b, out, accumulate, ta, tb)
+    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+
+
+@kernel
+def _matmul_entry(a, b, out, accumulate, ta, tb):
+    """Python-side entry: ``_matmul`` with runtime flags (shapes already validated)."""
+    _matmul(a, b, out, accumulate, ta, tb)
+
+
+@kernel
+def check_matmul_shapes(a, b, out, ta, tb):
+    """Raise ValueError unless op(a) (M, K), op(b) (K, N) and out (M, N) agree."""
+    m, n = out.shape
+    k_len = a.shape[0] if ta else a.shape[1]
+    if (a.shape[1] if ta else a.shape[0]) != m or (b.shape[0] if tb else b.shape[1]) != n:
+        raise ValueError("matmul kernel: out shape does not match the operands")
+    if (b.shape[1] if tb else b.shape[0]) != k_len:
+        raise ValueError("matmul kernel: inner dimensions of the operands differ")
+
+
 @kernel
 def matmul_into(a, b, out, accumulate):
     """out = a @ b, or out += a @ b when accumulate.
@@ -52,7 +83,8 @@ def matmul_into(a, b, out, accumulate):
     a (M, K), b (K, N), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b. K == 0 gives out = 0 (or leaves it unchanged when accumulating).
     """
-    _matmul_any(a, b, out, accumulate, flag(False), flag(False))
+    check_matmul_shapes(a, b, out, False, False)
+    _matmul(a, b, out, accumulate, False, False)
 
 
 @kernel
@@ -62,7 +94,8 @@ def matmul_tn_into(a, b, out, accumulate):
     a (K, M), b (K, N), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b.
     """
-    _matmul_any(a, b, out, accumulate, flag(True), flag(False))
+    check_matmul_shapes(a, b, out, True, False)
+    _matmul(a, b, out, accumulate, True, False)
 
 
 @kernel
@@ -72,7 +105,8 @@ def matmul_nt_into(a, b, out, accumulate):
     a (M, K), b (N, K), out (M, N): 2-D C-contiguous, all float32 or all float64; out is written in
     place and must not overlap a or b.
     """
-    _matmul_any(a, b, out, accumulate, flag(False), flag(True))
+    check_matmul_shapes(a, b, out, False, True)
+    _matmul(a, b, out, accumulate, False, True)
 
 
 def _as_float_2d(func, name, x):
@@ -114,7 +148,7 @@ def _operand(x, dtype, transposed, out):
     return x, transposed
 
 
-def _matmul(func, a, b, out, accumulate, ta, tb):
+def _matmul_py(func, a, b, out, accumulate, ta, tb):
     a = _as_float_2d(func, "a", a)
     b = _as_float_2d(func, "b", b)
     m, ka = (a.shape[1], a.shape[0]) if ta else a.shape
@@ -136,7 +170,7 @@ def _matmul(func, a, b, out, accumulate, ta, tb):
     b, tb = _operand(b, dtype, tb, out)
     if ta and tb:  # no kernel for op(a) = a.T and op(b) = b.T at once: make b C-ordered again
         b, tb = np.ascontiguousarray(b.T), False
-    _matmul_any(a, b, out, bool(accumulate), ta, tb)
+    _matmul_entry(a, b, out, bool(accumulate), ta, tb)
     return out
 
 
@@ -147,14 +181,14 @@ def matmul(a, b, out=None, accumulate=False):
     transpose); mixed float32/float64 promotes to float64. ``out``, if given, must be a writeable
     C-contiguous array of the result's shape and dtype; it may overlap the inputs. Returns ``out``.
     """
-    return _matmul("matmul", a, b, out, accumulate, False, False)
+    return _matmul_py("matmul", a, b, out, accumulate, False, False)
 
 
 def matmul_tn(a, b, out=None, accumulate=False):
     """Return ``a.T @ b`` (``out += a.T @ b`` if accumulate); a (K, M), b (K, N). See ``matmul``."""
-    return _matmul("matmul_tn", a, b, out, accumulate, True, False)
+    return _matmul_py("matmul_tn", a, b, out, accumulate, True, False)
 
 
 def matmul_nt(a, b, out=None, accumulate=False):
     """Return ``a @ b.T`` (``out += a @ b.T`` if accumulate); a (M, K), b (N, K). See ``matmul``."""
-    return _matmul("matmul_nt", a, b, out, accumulate, False, True)
+    return _matmul_py("matmul_nt", a, b, out, accumulate, False, True)
