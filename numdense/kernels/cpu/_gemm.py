@@ -17,7 +17,7 @@ from numba.np.ufunc import parallel as _parallel
 from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f64
 from ._jit import CACHE, kernel
 
-MR = 6  # rows of the register block (both dtypes)
+MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
@@ -140,6 +140,11 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
                     dst[r] = src[r0 + r]
                 for r in range(rows, MR):
                     dst[r] = 0
+        elif rows == MR:  # k outer, MR constant: six row streams in, contiguous MR-groups out
+            s0, s1, s2, s3, s4, s5 = a[r0, p0:], a[r0 + 1, p0:], a[r0 + 2, p0:], a[r0 + 3, p0:], a[r0 + 4, p0:], a[r0 + 5, p0:]
+            for k in range(kc):
+                dst = blk[k]
+                dst[0], dst[1], dst[2], dst[3], dst[4], dst[5] = s0[k], s1[k], s2[k], s3[k], s4[k], s5[k]
         else:
             for r in range(rows):
                 src = a[r0 + r]
@@ -194,8 +199,10 @@ def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
     k_len = bpk.shape[1]
     nr = nr_for(out)
     nblk = (mc + MR - 1) // MR
-    for p0 in range(0, k_len, KC):
-        kc = min(KC, k_len - p0)
+    nk = (k_len + KC - 1) // KC
+    kstep = (k_len + nk - 1) // nk  # equal depth slices: no short tail slice
+    for p0 in range(0, k_len, kstep):
+        kc = min(kstep, k_len - p0)
         _pack_a(a, ta, i0, mc, p0, kc, ap)
         overwrite = p0 == 0 and not accumulate
         for jp in range(jp0, jp1):
@@ -227,6 +234,9 @@ def plan(m, npanel, nthreads):
     panels per column block).
     """
     want = BLOCKS_PER_THREAD * nthreads
+    if m <= MC_MAX:  # one row block, so each B micro-panel serves all rows; split the columns
+        ppc = (npanel + want - 1) // want
+        return (m + MR - 1) // MR * MR, 1, ppc, (npanel + ppc - 1) // ppc
     nblk = max((m + MC_MAX - 1) // MC_MAX, min(want, (m + MR - 1) // MR))
     nblk = (nblk + nthreads - 1) // nthreads * nthreads
     mc = ((m + nblk - 1) // nblk + MR - 1) // MR * MR
