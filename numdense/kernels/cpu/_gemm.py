@@ -188,31 +188,36 @@ def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
 
 
 @kernel
-def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, accumulate, ap, ct):
+def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, accumulate, ap, a_ready, ct):
     """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc] @ B[:, jp0*NR:jp1*NR].
 
     B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for B = b, not
     b.T) straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
-    ap (>= ceil(mc/MR), min(KC, K), MR) and ct (MR*NR,) are scratch; all C-contiguous, one dtype.
+    ap (slices, >= ceil(mc/MR), depth step, MR): packed A, one buffer reused per depth slice, or
+    when ``a_ready`` all slices packed beforehand by ``pack_a_all`` (shared by column tasks).
+    ct (MR*NR,) is scratch; all C-contiguous, one dtype.
     """
     n = out.shape[1]
     k_len = bpk.shape[1]
     nr = nr_for(out)
     nblk = (mc + MR - 1) // MR
-    nk = (k_len + KC - 1) // KC
-    kstep = (k_len + nk - 1) // nk  # equal depth slices: no short tail slice
+    kstep = depth_step(k_len)
     for p0 in range(0, k_len, kstep):
         kc = min(kstep, k_len - p0)
-        _pack_a(a, ta, i0, mc, p0, kc, ap)
+        if a_ready:
+            aps = ap[p0 // kstep]
+        else:
+            aps = ap[0]
+            _pack_a(a, ta, i0, mc, p0, kc, aps)
         overwrite = p0 == 0 and not accumulate
         for jp in range(jp0, jp1):
             j0 = jp * nr
             cols = min(nr, n - j0)
             for ir in range(nblk):
                 if direct and cols == nr:
-                    _ukernel(kc, ap[ir], b, p0 * n + j0, n, ct)
+                    _ukernel(kc, aps[ir], b, p0 * n + j0, n, ct)
                 else:
-                    _ukernel(kc, ap[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
+                    _ukernel(kc, aps[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
                 r0 = i0 + ir * MR
                 for r in range(min(MR, i0 + mc - r0)):
                     orow = out[r0 + r]
@@ -263,13 +268,17 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     direct = use_direct_b(m, tb)
     pack_b(b, tb, npanel - 1 if direct else 0, bpk)
     mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
+    shared = nblk == 1  # column tasks share one packed A
+    ap_all = pack_a_all(a, ta, m if shared else 0, k_len)
     for t in prange(nblk * ncb):
         ib = t // ncb
         jb = t - ib * ncb
         i0 = ib * mc
         jp0 = jb * ppc
         ap, ct = scratch(mc, k_len, nr, out)
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, ct)
+        if shared:
+            ap = ap_all
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, shared, ct)
 
 
 @kernel(parallel=True)
@@ -294,10 +303,28 @@ def use_direct_b(m, tb):
 
 
 @kernel
+def depth_step(k_len):
+    """Depth of the packed slices: equal slices of at most KC (no short tail slice)."""
+    nk = (k_len + KC - 1) // KC
+    return (k_len + nk - 1) // nk
+
+
+@kernel
 def scratch(mc, k_len, nr, like):
-    """Per-task buffers for ``block``: packed A block (ceil(mc/MR), min(KC, K), MR) and ct (MR*NR,)."""
-    ap = np.empty(((mc + MR - 1) // MR, min(KC, k_len), MR), dtype=like.dtype)
+    """Per-task buffers for ``block``: one packed A slice (1, ceil(mc/MR), step, MR) and ct (MR*NR,)."""
+    ap = np.empty((1, (mc + MR - 1) // MR, depth_step(k_len), MR), dtype=like.dtype)
     return ap, np.empty(MR * nr, dtype=like.dtype)
+
+
+@kernel
+def pack_a_all(a, ta, m, k_len):
+    """Pack all of op(a) (m rows) for ``block`` with a_ready: (slices, ceil(m/MR), step, MR)."""
+    kstep = depth_step(k_len)
+    ap = np.empty(((k_len + kstep - 1) // kstep, (m + MR - 1) // MR, kstep, MR), dtype=a.dtype)
+    for s in range(ap.shape[0]):
+        p0 = s * kstep
+        _pack_a(a, ta, 0, m, p0, min(kstep, k_len - p0), ap[s])
+    return ap
 
 
 @kernel
@@ -313,7 +340,7 @@ def gemm_serial(a, b, out, accumulate, ta, tb):
     mc = min(m, MC_MAX)
     ap, ct = scratch(mc, k_len, nr, out)
     for i0 in range(0, m, mc):
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, accumulate, ap, ct)
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, accumulate, ap, flag(False), ct)
 
 
 @kernel

@@ -20,6 +20,7 @@ from ._gemm import (
     gemm_serial,
     nr_for,
     num_threads,
+    pack_a_all,
     pack_b,
     plan,
     scratch,
@@ -104,12 +105,16 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     direct = use_direct_b(m, flag(False))
     pack_b(w, flag(False), npanel - 1 if direct else 0, bpk)
     mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
+    shared = nblk == 1  # column tasks share one packed A
+    ap_all = pack_a_all(x, flag(False), m if shared else 0, k_len)
     if ncb == 1:
         for ib in prange(nblk):
             i0 = ib * mc
             i1 = min(m, i0 + mc)
             ap, ct = scratch(mc, k_len, nr, z)
-            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, ct)
+            if shared:
+                ap = ap_all
+            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, shared, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
         for t in prange(nblk * ncb):
@@ -117,7 +122,9 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             i0 = ib * mc
             jp0 = (t - ib * ncb) * ppc
             ap, ct = scratch(mc, k_len, nr, z)
-            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, ct)
+            if shared:
+                ap = ap_all
+            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, shared, ct)
         for ib in prange(nblk):
             i0 = ib * mc
             i1 = min(m, i0 + mc)
