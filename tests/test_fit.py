@@ -245,3 +245,13 @@ def test_terminate_on_nan_stops_training(capsys):
                         callbacks=[nd.callbacks.TerminateOnNaN()])
     assert len(history.history["loss"]) == 1
     assert "Invalid loss" in capsys.readouterr().out
+
+
+def test_huge_but_finite_data_is_not_flagged():
+    from numdense.models.data import check_finite
+
+    check_finite(np.full((4, 3), 3e38, np.float32), "x")  # the sum overflows, the data is fine
+    with pytest.raises(ValueError, match=r"index \(3, 1\)"):
+        bad = np.full((4, 3), 3e38, np.float32)
+        bad[3, 1] = np.inf
+        check_finite(bad, "x")

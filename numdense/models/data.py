@@ -18,8 +18,14 @@ def as_float_array(value, dtype, name):
 
 def check_finite(arr, name):
     """ValueError naming the first NaN/inf element of ``arr``."""
-    if arr.size and not np.isfinite(arr).all():
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+    if not arr.size:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):  # one fast pass; NaN/inf always propagate into the sum
+            return
+    bad = ~np.isfinite(arr)
+    if bad.any():  # otherwise the sum merely overflowed
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
             f"`{name}` contains NaN or inf values (first at index {index}: {arr[index]}). "
             "Clean the data before training."
