@@ -180,6 +180,8 @@ class DenseStackPlan:
         self.c_cols = np.asarray(plan.c_cols, dtype=np.int64) if variables else np.ones(count, np.int64)
         self.python_constraints = plan.python_constraints
         self.iterations = np.zeros(1, dtype=np.int64)
+        self.c_p0, self.c_p1, self.c_p2 = (np.ascontiguousarray(self.c_p[:, i]) for i in range(3))
+        self._no_preds = np.zeros((0, widths[-1]), dtype)
 
     @property
     def has_dropout(self):
@@ -191,22 +193,38 @@ class DenseStackPlan:
         fixed = next((s for s in seeds if s is not None), None)
         seq.seed_dropout(int(fixed if fixed is not None else seed) % 2**32)
 
-    def run(self, x, y, sample_weight, order, first_step, last_step, lrs, batch_losses,
-            batch_sizes, pred_store, stop_on_nan):
-        """Runs steps [first_step, last_step) of an epoch; returns the index after the last."""
-        opt = self.optimizer
-        self.iterations[0] = opt.iterations
-        clip = opt.clipping()
-        done = seq.sequential_train_steps(
-            x, y, sample_weight, order, first_step, last_step, self.batch_size, lrs,
+    def _common_args(self):
+        clip = self.optimizer.clipping()
+        return (
             self.iterations, self.ws, self.bs, self.kinds, self.act_params, self.dropout_rates,
             self.act_l1, self.act_l2, self.xb, self.yb, self.wb, self.zs, self.acts, self.outs,
             self.masks, self.grads, self.dzs, self.gws, self.gbs, self.loss_kind, self.loss_p0,
             config.epsilon(), self.logits_loss, self.opt_kind, self.opt_hp, self.opt_state,
             self.params, self.pgrads, self.slot_m, self.slot_v, self.slot_u, self.trainable,
-            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p[:, 0].copy(),
-            self.c_p[:, 1].copy(), self.c_p[:, 2].copy(), self.c_axis, self.c_rows, self.c_cols,
-            clip[0], clip[1], clip[2], batch_losses, batch_sizes, pred_store, stop_on_nan,
+            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p0, self.c_p1,
+            self.c_p2, self.c_axis, self.c_rows, self.c_cols, clip[0], clip[1], clip[2],
+        )
+
+    def run_epochs(self, x, y, sample_weight, orders, steps, lrs, batch_losses, batch_sizes,
+                   stop_on_nan):
+        """Runs ``len(orders)`` whole epochs in one call; returns the number of steps run."""
+        self.iterations[0] = self.optimizer.iterations
+        done = seq.sequential_train_epochs(
+            orders, x, y, sample_weight, steps, self.batch_size, lrs, *self._common_args(),
+            batch_losses, batch_sizes, self._no_preds, stop_on_nan,
+        )
+        self.optimizer.iterations = int(self.iterations[0])
+        return done
+
+    def run(self, x, y, sample_weight, order, first_step, last_step, lrs, batch_losses,
+            batch_sizes, pred_store, stop_on_nan):
+        """Runs steps [first_step, last_step) of an epoch; returns the index after the last."""
+        opt = self.optimizer
+        self.iterations[0] = opt.iterations
+        common = self._common_args()
+        done = seq.sequential_train_steps(
+            x, y, sample_weight, order, first_step, last_step, self.batch_size, lrs,
+            *common, batch_losses, batch_sizes, pred_store, stop_on_nan,
         )
         opt.iterations = int(self.iterations[0])
         return done

@@ -340,6 +340,14 @@ class Trainer:
         track = bool(self._metrics)
         pred_store = np.zeros((n if (track and plan) else 0,) + (self.output_shape[-1],), self.dtype)
         cbs.on_train_begin()
+        quiet = (callbacks_module.History, callbacks_module.TerminateOnNaN)
+        if (plan is not None and verbose == 0 and val is None and not track
+                and all(isinstance(cb, quiet) for cb in cbs.callbacks)):
+            logs = self._fit_whole_epochs(plan, cbs, x, y, weights, n, steps, rng, shuffle,
+                                          int(initial_epoch), epochs, stop_on_nan)
+            cbs.on_train_end(logs)
+            self.history = cbs.history
+            return self.history
         for epoch in range(int(initial_epoch), epochs):
             cbs.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
@@ -397,6 +405,37 @@ class Trainer:
         cbs.on_train_end(logs if epochs > initial_epoch else None)
         self.history = cbs.history
         return self.history
+
+    def _fit_whole_epochs(self, plan, cbs, x, y, weights, n, steps, rng, shuffle, first, epochs,
+                          stop_on_nan):
+        """Silent fits with nothing to report between epochs run many epochs per compiled call
+        (chunks of about ``_CHUNK_SECONDS``); History still gets every epoch's loss."""
+        epoch, chunk, logs = first, 1, None
+        while epoch < epochs:
+            count = min(chunk, epochs - epoch)
+            orders = np.empty((count, n), dtype=np.int64)
+            for row in orders:
+                row[:] = rng.permutation(n) if shuffle else np.arange(n)
+            lrs = self.optimizer.learning_rates(self.optimizer.iterations, count * steps)
+            losses, sizes = np.zeros(count * steps), np.zeros(count * steps)
+            t0 = time.perf_counter()
+            ran = plan.run_epochs(x, y, weights, orders, steps, lrs, losses, sizes, stop_on_nan)
+            elapsed = time.perf_counter() - t0
+            for j in range(count):
+                start = j * steps
+                if start >= ran:
+                    break
+                done = min(steps, ran - start)
+                cbs.on_epoch_begin(epoch + j)
+                logs = self._running_logs(losses[start:], sizes[start:], done)
+                cbs.on_train_batch_end(done - 1, logs)
+                cbs.on_epoch_end(epoch + j, logs)
+            epoch += count
+            if ran < count * steps or self.stop_training:
+                self.stop_training = True
+                break
+            chunk = max(1, int(_CHUNK_SECONDS * count / max(elapsed, 1e-9)))
+        return logs
 
     @staticmethod
     def _running_logs(batch_losses, batch_sizes, count):

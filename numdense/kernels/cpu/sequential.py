@@ -205,3 +205,34 @@ def sequential_train_steps(
                                       c_axis[p], c_rows[p], c_cols[p])
         iterations[0] = t
     return last_step
+
+
+@kernel
+def sequential_train_epochs(
+    orders, x, y, sample_weight, steps, batch_size, lrs, iterations,
+    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
+    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
+    loss_kind, loss_p0, loss_eps, logits_loss,
+    opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u, trainable,
+    reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
+    clipvalue, clipnorm, global_clipnorm, batch_losses, batch_sizes, pred_store, stop_on_nan,
+):
+    """Runs whole epochs back to back: epoch e uses the sample order ``orders[e]`` (E, n), the
+    learning rates ``lrs[e*steps:(e+1)*steps]`` and writes ``batch_losses`` / ``batch_sizes``
+    at the same offsets ((E*steps,) each). Other arguments as in ``sequential_train_steps``.
+    Returns the number of steps run (less than E*steps when a non-finite loss stopped it)."""
+    for e in range(orders.shape[0]):
+        lo = e * steps
+        done = sequential_train_steps(
+            x, y, sample_weight, orders[e], 0, steps, batch_size, lrs[lo:lo + steps], iterations,
+            ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
+            xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
+            loss_kind, loss_p0, loss_eps, logits_loss,
+            opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u, trainable,
+            reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
+            clipvalue, clipnorm, global_clipnorm, batch_losses[lo:lo + steps],
+            batch_sizes[lo:lo + steps], pred_store, stop_on_nan,
+        )
+        if done < steps:
+            return lo + done
+    return orders.shape[0] * steps
