@@ -1,15 +1,19 @@
 """Side-by-side timings of the same workloads in numdense, NumPy, PyTorch and Keras.
 
-Each framework that is importable runs each workload a few times in this one process (after a
-warm-up run); the table shows medians and the ratio to numdense. PyTorch and Keras are optional:
-missing ones are reported as such.
+One run of this script measures every importable framework, each in its own child process (two
+OpenMP thread pools in one process stall each other on a 2-core machine, which would penalise
+whichever ran second), after a warm-up run, and prints one table of medians with the ratio of
+each framework's time to numdense's. PyTorch and Keras are optional: missing ones are reported.
 
 Run: python examples/benchmark_compare.py [--quick]
 """
 
 import argparse
 import importlib.util
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -142,87 +146,86 @@ def keras_models():
     return keras, mlp, regression
 
 
-def main(quick=False):
+WORKLOADS = [
+    "regression fit, 400 epochs (1000x2, batch 32, Adam)",
+    "MLP 784-128-10 epoch, 60000 samples, batch 128, Adam",
+    "predict 60000 samples (batch 32)",
+    "model(x), one sample (per call)",
+    "dense forward 32x784 -> 128 relu (per call)",
+]
+
+
+def measure(framework, quick=False):
+    """{workload: median seconds} for one framework, measured in this process."""
     repeat = 3 if quick else 5
-    have_torch = importlib.util.find_spec("torch") is not None
-    have_keras = importlib.util.find_spec("keras") is not None
-    if have_torch:
+    epochs = 40 if quick else 400
+    n = 6000 if quick else 60000
+    x, y = regression_data()
+    xm, ym = mnist_like(n)
+    x1, xb = xm[:1], xm[:32]
+    calls = 1000
+    out = {}
+    if framework == "numdense":
+        out[WORKLOADS[0]] = timeit(nd_regression(x, y, epochs), repeat)
+        model = nd_mlp()
+        out[WORKLOADS[1]] = timeit(lambda: model.fit(xm, ym, batch_size=128, epochs=1, verbose=0), repeat)
+        out[WORKLOADS[2]] = timeit(lambda: model.predict(xm, verbose=0), repeat)
+        out[WORKLOADS[3]] = timeit(per_call(lambda: model(x1), calls), repeat) / calls
+        from numdense.kernels.cpu.dense import dense_forward
+
+        w, b = model.layers[0].kernel.numpy(), model.layers[0].bias.numpy()
+        out[WORKLOADS[4]] = timeit(per_call(lambda: dense_forward(xb, w, b, kind=1), calls), repeat) / calls
+    elif framework == "numpy":
+        rng = np.random.default_rng(0)
+        w = rng.random((784, 128), dtype=np.float32)
+        b = np.zeros(128, np.float32)
+        out[WORKLOADS[4]] = timeit(per_call(lambda: np.maximum(xb @ w + b, 0), calls), repeat) / calls
+    elif framework == "pytorch":
         import torch
 
         torch.set_num_threads(2)
-    rows = []
-
-    def row(name, **times):
-        rows.append((name, times))
-        print(f"  measured {name}", flush=True)
-
-    epochs = 40 if quick else 400
-    x, y = regression_data()
-    times = {"numdense": timeit(nd_regression(x, y, epochs), repeat)}
-    if have_torch:
-        times["pytorch"] = timeit(torch_regression(x, y, epochs), min(repeat, 3))
-    if have_keras:
-        _, _, k_reg = keras_models()
-        times["keras"] = timeit(k_reg(x, y, epochs), 1)
-    row(f"regression fit, {epochs} epochs (1000x2, batch 32, Adam)", **times)
-
-    n = 6000 if quick else 60000
-    xm, ym = mnist_like(n)
-    model = nd_mlp()
-    times = {"numdense": timeit(lambda: model.fit(xm, ym, batch_size=128, epochs=1, verbose=0),
-                                repeat)}
-    if have_torch:
-        times["pytorch"] = timeit(torch_epoch(torch_mlp(), xm, ym, 128), repeat)
-    if have_keras:
-        k_mlp = keras_models()[1]()
-        times["keras"] = timeit(lambda: k_mlp.fit(xm, ym, batch_size=128, epochs=1, verbose=0), 2)
-    row(f"MLP 784-128-10 epoch, {n} samples, batch 128, Adam", **times)
-
-    times = {"numdense": timeit(lambda: model.predict(xm, verbose=0), repeat)}
-    if have_torch:
-        times["pytorch"] = timeit(torch_predict(torch_mlp(), xm, 32), repeat)
-    if have_keras:
-        times["keras"] = timeit(lambda: k_mlp.predict(xm, verbose=0), 2)
-    row(f"predict {n} samples (batch 32)", **times)
-
-    x1 = xm[:1]
-    calls = 1000
-    times = {"numdense": timeit(per_call(lambda: model(x1), calls), repeat) / calls}
-    if have_torch:
-        tm, xt1 = torch_mlp(), torch.from_numpy(x1)
+        out[WORKLOADS[0]] = timeit(torch_regression(x, y, epochs), min(repeat, 3))
+        out[WORKLOADS[1]] = timeit(torch_epoch(torch_mlp(), xm, ym, 128), repeat)
+        tm = torch_mlp()
+        out[WORKLOADS[2]] = timeit(torch_predict(tm, xm, 32), repeat)
+        xt1 = torch.from_numpy(x1)
 
         def torch_call():
             with torch.no_grad():
                 tm(xt1)
-        times["pytorch"] = timeit(per_call(torch_call, calls), repeat) / calls
-    if have_keras:
-        times["keras"] = timeit(per_call(lambda: k_mlp(x1), 100), 2) / 100
-    row("model(x), one sample (per call)", **times)
+        out[WORKLOADS[3]] = timeit(per_call(torch_call, calls), repeat) / calls
+    elif framework == "keras":
+        _, k_mlp_factory, k_reg = keras_models()
+        out[WORKLOADS[0]] = timeit(k_reg(x, y, epochs), 1)
+        k_mlp = k_mlp_factory()
+        out[WORKLOADS[1]] = timeit(lambda: k_mlp.fit(xm, ym, batch_size=128, epochs=1, verbose=0), 2)
+        out[WORKLOADS[2]] = timeit(lambda: k_mlp.predict(xm, verbose=0), 2)
+        out[WORKLOADS[3]] = timeit(per_call(lambda: k_mlp(x1), 100), 2) / 100
+    return out
 
-    w = model.layers[0].kernel.numpy()
-    b = model.layers[0].bias.numpy()
-    xb = xm[:32]
-    from numdense.kernels.cpu.dense import dense_forward
 
-    times = {
-        "numdense": timeit(per_call(lambda: dense_forward(xb, w, b, kind=1), calls), repeat) / calls,
-        "numpy": timeit(per_call(lambda: np.maximum(xb @ w + b, 0), calls), repeat) / calls,
-    }
-    row("dense forward 32x784 -> 128 relu (per call)", **times)
-
-    frameworks = ["numdense", "numpy", "pytorch", "keras"]
+def main(quick=False):
+    frameworks = ["numdense", "numpy"]
+    for optional, module in (("pytorch", "torch"), ("keras", "keras")):
+        if importlib.util.find_spec(module) is not None:
+            frameworks.append(optional)
+        else:
+            print(f"{optional} is not installed: its column stays empty.")
+    results = {}
+    for framework in frameworks:
+        cmd = [sys.executable, __file__, "--framework", framework] + (["--quick"] if quick else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  measured {framework}", flush=True)
+    names = ["numdense", "numpy", "pytorch", "keras"]
     print()
-    print(f"{'workload':58s}" + "".join(f"{f:>12s}" for f in frameworks) + "   ratios (x numdense time)")
-    for name, times in rows:
-        cells = "".join(f"{_fmt(times.get(f)):>12s}" for f in frameworks)
-        ratios = ", ".join(f"{f} {times[f] / times['numdense']:.1f}x"
-                           for f in frameworks[1:] if f in times)
-        print(f"{name:58s}{cells}   {ratios}")
-    if not have_torch:
-        print("PyTorch not installed: its columns are empty.")
-    if not have_keras:
-        print("Keras not installed: its columns are empty.")
-    return rows
+    print(f"{'workload':56s}" + "".join(f"{f:>11s}" for f in names) + "   time / numdense time")
+    for workload in WORKLOADS:
+        times = {f: results[f][workload] for f in results if workload in results[f]}
+        cells = "".join(f"{_fmt(times.get(f)):>11s}" for f in names)
+        ratios = ", ".join(f"{f} {times[f] / times['numdense']:.1f}x" for f in names[1:] if f in times)
+        print(f"{workload:56s}{cells}   {ratios}")
+    return results
 
 
 def _fmt(seconds):
@@ -238,4 +241,9 @@ def _fmt(seconds):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    parser.add_argument("--framework", help="measure one framework and print JSON (internal)")
+    args = parser.parse_args()
+    if args.framework:
+        print(json.dumps(measure(args.framework, args.quick)))
+    else:
+        main(args.quick)
