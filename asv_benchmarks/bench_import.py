@@ -11,17 +11,26 @@ class ColdStart:
     def timeraw_import_and_first_matmul(self):
         return """
 import numpy as np
-import numdense.kernels.cpu as k
+from numdense.kernels.cpu.matmul import matmul
 a = np.ones((64, 64), np.float32)
-k.matmul(a, a)
+matmul(a, a)
+"""
+
+    def timeraw_import_and_first_fit_step(self):
+        return """
+import numpy as np
+import numdense as nd
+model = nd.Sequential([nd.Input((2,)), nd.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.train_on_batch(np.ones((32, 2)), np.ones((32, 1)))
 """
 
     def timeraw_import_and_first_dense_forward(self):
         return """
 import numpy as np
-import numdense.kernels.cpu as k
+from numdense.kernels.cpu.dense import dense_forward
 x = np.ones((32, 784), np.float32)
 w = np.ones((784, 128), np.float32)
 b = np.zeros(128, np.float32)
-k.dense_forward(x, w, b, kind=1)
+dense_forward(x, w, b, kind=1)
 """
