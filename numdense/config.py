@@ -10,6 +10,18 @@ def floatx():
     return _FLOATX
 
 
+def float_name(value):
+    """The dtype name of ``value`` (a string or NumPy dtype), or None if it is not a supported
+    float type (float32, float64)."""
+    try:
+        import numpy as np
+
+        name = np.dtype(value).name
+    except TypeError:
+        name = str(value)
+    return name if name in _SUPPORTED_FLOATX else None
+
+
 def set_floatx(value):
     """Sets the default float type.
 
@@ -20,13 +32,8 @@ def set_floatx(value):
         ValueError: for any other type.
     """
     global _FLOATX
-    try:
-        import numpy as np
-
-        name = np.dtype(value).name
-    except TypeError:
-        name = str(value)
-    if name not in _SUPPORTED_FLOATX:
+    name = float_name(value)
+    if name is None:
         raise ValueError(
             f"Unknown `floatx` value: {value!r}. Expected one of {set(_SUPPORTED_FLOATX)}."
         )

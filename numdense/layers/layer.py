@@ -23,12 +23,8 @@ def standardize_dtype(dtype):
         return config.floatx()
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name", dtype.get("name"))
-    name = getattr(dtype, "name", dtype)
-    try:
-        name = np.dtype(name).name
-    except TypeError:
-        name = str(name)
-    if name not in _FLOAT_DTYPES:
+    name = config.float_name(getattr(dtype, "name", dtype))
+    if name is None:
         raise ValueError(
             f"Unsupported dtype {dtype!r}: numdense layers compute in one of {list(_FLOAT_DTYPES)}."
         )

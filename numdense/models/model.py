@@ -5,15 +5,7 @@ import numpy as np
 from numdense.layers.layer import Layer, to_float_array
 from numdense.models.trainer import Trainer
 from numdense.utils import summary_utils
-from numdense.utils.progbar import Progbar
-
-
-def _resolve_verbose(verbose):
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
-    return verbose
+from numdense.utils.progbar import Progbar, resolve_verbose
 
 
 class Model(Trainer, Layer):
@@ -117,7 +109,7 @@ class Model(Trainer, Layer):
         Returns:
             NumPy array of predictions.
         """
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")

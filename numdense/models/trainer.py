@@ -14,18 +14,11 @@ import time
 import numpy as np
 
 from numdense.models import data as data_utils
+from numdense.utils.progbar import resolve_verbose
 
 # Run the compiled loop in chunks of about this many seconds, so that a terminal progress bar
 # and KeyboardInterrupt stay responsive.
 _CHUNK_SECONDS = 0.1
-
-
-def _resolve_verbose(verbose):
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
-    return verbose
 
 
 def _lazy():
@@ -298,7 +291,7 @@ class Trainer:
             A ``History`` whose ``history`` maps ``loss``, metric names and ``val_*`` to lists.
         """
         self._assert_compiled("fit")
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         epochs = int(epochs)
         validation_freq = _positive_int(validation_freq, "validation_freq")
@@ -510,7 +503,7 @@ class Trainer:
             The scalar loss when there are no metrics, else ``[loss, *metrics]`` (or a dict).
         """
         self._assert_compiled("evaluate")
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         x, y, weights = self._prepare(x, y, sample_weight)
         self._build_metrics(y, self.output_shape)

@@ -4,6 +4,15 @@ import sys
 import time
 
 
+def resolve_verbose(verbose):
+    """Keras' ``verbose`` argument as 0, 1 or 2 (``"auto"`` is 1)."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return verbose
+
+
 def format_value(value):
     if isinstance(value, str):
         return value
