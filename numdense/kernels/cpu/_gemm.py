@@ -24,6 +24,9 @@ SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the s
 PARALLEL_FMAS = 1 << 21  # from here on run in parallel; between the two, packed but serial
 KB_PACK = 32  # depth rows per B-packing task
 DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without packing
+KSPLIT_MAX_M = 128  # up to this many rows (and a deep enough K) the parallel driver splits the depth
+KSPLIT_MIN_K = 256  # depth per thread at least this for the depth split
+KSPLIT_MAX_MN = 1 << 15  # and at most this many outputs (the partial sums stay in cache for the reduction)
 BLOCKS_PER_THREAD = 4  # work items per thread for static prange chunking under load imbalance
 
 
@@ -188,28 +191,29 @@ def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
 
 
 @kernel
-def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, accumulate, ap, a_ready, ct):
-    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc] @ B[:, jp0*NR:jp1*NR].
+def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
+    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ B[k0:k1, jp0*NR:jp1*NR].
 
     B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for B = b, not
     b.T) straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
     ap (slices, >= ceil(mc/MR), depth step, MR): packed A, one buffer reused per depth slice, or
     when ``a_ready`` all slices packed beforehand by ``pack_a_all`` (shared by column tasks).
+    Depth rows k0:k1 of B are read (bpk holds all K rows, only k0:k1 are used).
     ct (MR*NR,) is scratch; all C-contiguous, one dtype.
     """
     n = out.shape[1]
     k_len = bpk.shape[1]
     nr = nr_for(out)
     nblk = (mc + MR - 1) // MR
-    kstep = depth_step(k_len)
-    for p0 in range(0, k_len, kstep):
-        kc = min(kstep, k_len - p0)
+    kstep = depth_step(k1 - k0)
+    for p0 in range(k0, k1, kstep):
+        kc = min(kstep, k1 - p0)
         if a_ready:
-            aps = ap[p0 // kstep]
+            aps = ap[(p0 - k0) // kstep]
         else:
             aps = ap[0]
             _pack_a(a, ta, i0, mc, p0, kc, aps)
-        overwrite = p0 == 0 and not accumulate
+        overwrite = p0 == k0 and not accumulate
         for jp in range(jp0, jp1):
             j0 = jp * nr
             cols = min(nr, n - j0)
@@ -266,8 +270,18 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     npanel = (n + nr - 1) // nr
     bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
     direct = use_direct_b(m, tb)
+    nt = num_threads()
+    if use_ksplit(m, n, k_len, nt):
+        parts = np.empty((nt - 1, m, n), dtype=out.dtype)
+        for t in prange(nt):
+            if t == 0:
+                ksplit_part(a, ta, b, tb, direct, bpk, out, 0, nt, accumulate)
+            else:
+                ksplit_part(a, ta, b, tb, direct, bpk, parts[t - 1], t, nt, flag(False))
+        add_parts(out, parts)
+        return
     pack_b(b, tb, npanel - 1 if direct else 0, bpk)
-    mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
+    mc, nblk, ppc, ncb = plan(m, npanel, nt)
     shared = nblk == 1  # column tasks share one packed A
     ap_all = pack_a_all(a, ta, m if shared else 0, k_len)
     for t in prange(nblk * ncb):
@@ -278,7 +292,7 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
         ap, ct = scratch(mc, k_len, nr, out)
         if shared:
             ap = ap_all
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), accumulate, ap, shared, ct)
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), 0, k_len, accumulate, ap, shared, ct)
 
 
 @kernel(parallel=True)
@@ -293,6 +307,36 @@ def pack_b(b, tb, jp0, bpk):
         return
     for t in prange((k_len + KB_PACK - 1) // KB_PACK):
         _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), jp0, bpk)
+
+
+@kernel
+def use_ksplit(m, n, k_len, nthreads):
+    """Split the depth across the threads (each computes a full partial product, summed after): for
+    few rows and a deep K, where row or column splits leave tasks too small or share packed A/B."""
+    return nthreads > 1 and m <= KSPLIT_MAX_M and m * n <= KSPLIT_MAX_MN and k_len >= KSPLIT_MIN_K * nthreads
+
+
+@kernel
+def ksplit_part(a, ta, b, tb, direct, bpk, dst, t, nt, accumulate):
+    """dst (+)= op(a)[:, k0:k1] @ op(b)[k0:k1] for depth part t of nt; packs its own rows of bpk and A."""
+    m = dst.shape[0]
+    npanel, k_len, nr = bpk.shape
+    k0 = t * k_len // nt
+    k1 = (t + 1) * k_len // nt
+    _pack_b_rows(b, tb, k0, k1, npanel - 1 if direct else 0, bpk)
+    ap, ct = scratch(m, k1 - k0, nr, dst)
+    block(a, ta, b, direct, bpk, dst, 0, m, 0, npanel, k0, k1, accumulate, ap, flag(False), ct)
+
+
+@kernel
+def add_parts(out, parts):
+    """out += parts.sum(0), row by row (parts (P, M, N), out (M, N), C-contiguous)."""
+    for p in range(parts.shape[0]):
+        for i in range(out.shape[0]):
+            orow = out[i]
+            prow = parts[p, i]
+            for j in range(orow.shape[0]):
+                orow[j] += prow[j]
 
 
 @kernel
@@ -340,7 +384,7 @@ def gemm_serial(a, b, out, accumulate, ta, tb):
     mc = min(m, MC_MAX)
     ap, ct = scratch(mc, k_len, nr, out)
     for i0 in range(0, m, mc):
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, accumulate, ap, flag(False), ct)
+        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, 0, k_len, accumulate, ap, flag(False), ct)
 
 
 @kernel

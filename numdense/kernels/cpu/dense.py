@@ -15,9 +15,11 @@ from numba.extending import intrinsic
 from .. import activation_kinds
 from ..activation_kinds import LINEAR
 from ._gemm import (
+    add_parts,
     block,
     flag,
     gemm_serial,
+    ksplit_part,
     nr_for,
     num_threads,
     pack_a_all,
@@ -26,6 +28,7 @@ from ._gemm import (
     scratch,
     small_nn,
     use_direct_b,
+    use_ksplit,
     use_parallel,
     use_small,
 )
@@ -103,8 +106,19 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     npanel = (n + nr - 1) // nr
     bpk = np.empty((npanel, k_len, nr), dtype=z.dtype)
     direct = use_direct_b(m, flag(False))
+    nt = num_threads()
+    if use_ksplit(m, n, k_len, nt):  # depth split: partial products summed, then one epilogue pass
+        parts = np.empty((nt - 1, m, n), dtype=z.dtype)
+        for t in prange(nt):
+            if t == 0:
+                ksplit_part(x, flag(False), w, flag(False), direct, bpk, z, 0, nt, flag(False))
+            else:
+                ksplit_part(x, flag(False), w, flag(False), direct, bpk, parts[t - 1], t, nt, flag(False))
+        add_parts(z, parts)
+        _epilogue(z, out, bias, keep, kind, p0, p1, p2)
+        return
     pack_b(w, flag(False), npanel - 1 if direct else 0, bpk)
-    mc, nblk, ppc, ncb = plan(m, npanel, num_threads())
+    mc, nblk, ppc, ncb = plan(m, npanel, nt)
     shared = nblk == 1  # column tasks share one packed A
     ap_all = pack_a_all(x, flag(False), m if shared else 0, k_len)
     if ncb == 1:
@@ -114,7 +128,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             ap, ct = scratch(mc, k_len, nr, z)
             if shared:
                 ap = ap_all
-            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, flag(False), ap, shared, ct)
+            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
         for t in prange(nblk * ncb):
@@ -124,7 +138,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             ap, ct = scratch(mc, k_len, nr, z)
             if shared:
                 ap = ap_all
-            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), flag(False), ap, shared, ct)
+            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), 0, k_len, flag(False), ap, shared, ct)
         for ib in prange(nblk):
             i0 = ib * mc
             i1 = min(m, i0 + mc)
