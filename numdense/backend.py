@@ -9,6 +9,8 @@ import contextlib
 import importlib
 import os
 
+import numpy as np
+
 _DEVICES = ("cpu", "cuda")
 _device = None
 
@@ -90,3 +92,44 @@ def clear_session():
     from numdense.utils import naming
 
     naming.reset()
+
+
+# ----------------------------------------------------------------- arrays on a device
+def is_device_array(a):
+    """True for a numba CUDA device array (checked without importing ``numba.cuda``)."""
+    return not isinstance(a, np.ndarray) and hasattr(a, "copy_to_host")
+
+
+def to_device(array, dtype=None):
+    """A C-contiguous CUDA device copy of a host array (a device array is returned as is)."""
+    if is_device_array(array):
+        return array
+    from numba import cuda
+
+    return cuda.to_device(np.ascontiguousarray(array, dtype=dtype))
+
+
+def to_host(array):
+    """A NumPy array: a device array is copied to the host, a NumPy array returned as is."""
+    if is_device_array(array):
+        return array.copy_to_host()
+    return np.asarray(array)
+
+
+def empty(shape, dtype, device="cpu"):
+    """An uninitialised array on ``device`` ("cpu": NumPy, "cuda": numba device array)."""
+    if device == "cuda":
+        from numba import cuda
+
+        return cuda.device_array(shape, dtype=dtype)
+    return np.empty(shape, dtype=dtype)
+
+
+def array_device(a):
+    """The device an array lives on: ``"cuda"`` for a device array, else ``"cpu"``."""
+    return "cuda" if is_device_array(a) else "cpu"
+
+
+def kernel_module(name, device="cpu"):
+    """The kernel module ``name`` (e.g. ``"dense"``) of a device's kernel set."""
+    return importlib.import_module(f"numdense.kernels.{_check_name(device)}.{name}")

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from numdense import backend
+
 
 class Variable:
     """A layer weight.
@@ -17,10 +19,15 @@ class Variable:
         regularizer: a ``numdense.regularizers.Regularizer`` or None.
         constraint: a ``numdense.constraints.Constraint`` or None (applied by the optimizer after
             each update, never at creation or on ``assign``).
+        device: ``"cpu"`` (default: a NumPy array) or ``"cuda"`` (a numba device array; then
+            ``value`` is the device array and ``numpy()`` / ``np.asarray`` copy it to the host).
     """
 
-    def __init__(self, value, name, path=None, trainable=True, regularizer=None, constraint=None):
-        self._value = np.array(value, copy=True, order="C")
+    def __init__(self, value, name, path=None, trainable=True, regularizer=None, constraint=None,
+                 device="cpu"):
+        self.device = device
+        host = np.array(backend.to_host(value), copy=True, order="C")
+        self._value = backend.to_device(host) if device == "cuda" else host
         self.name = name
         self.path = path or name
         self.trainable = trainable
@@ -33,11 +40,11 @@ class Variable:
 
     @property
     def shape(self):
-        return self._value.shape
+        return tuple(self._value.shape)
 
     @property
     def dtype(self):
-        return self._value.dtype
+        return np.dtype(self._value.dtype)
 
     @property
     def ndim(self):
@@ -48,19 +55,33 @@ class Variable:
         return self._value.size
 
     def numpy(self):
+        """A host (NumPy) copy of the value."""
+        if self.device == "cuda":
+            return self._value.copy_to_host()
         return self._value.copy()
 
     def assign(self, value):
-        value = np.asarray(value)
-        if value.shape != self._value.shape:
+        """Copies ``value`` (host or device array) into the variable's storage."""
+        if self.device == "cuda" and backend.is_device_array(value):
+            if tuple(value.shape) != self.shape or np.dtype(value.dtype) != self.dtype:
+                value = backend.to_host(value)
+            else:
+                self._value.copy_to_device(value)
+                return
+        value = np.asarray(backend.to_host(value))
+        if value.shape != self.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {value.shape} to variable '{self.path}' "
-                f"of shape {self._value.shape}."
+                f"of shape {self.shape}."
             )
-        np.copyto(self._value, value, casting="unsafe")
+        if self.device == "cuda":
+            self._value.copy_to_device(np.ascontiguousarray(value, dtype=self.dtype))
+        else:
+            np.copyto(self._value, value, casting="unsafe")
 
     def __array__(self, dtype=None, copy=None):
-        return self._value.astype(dtype) if dtype is not None else self._value.copy()
+        host = self.numpy()
+        return host.astype(dtype) if dtype is not None else host
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype.name}>"

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from numdense import activations, constraints, initializers, regularizers
+from numdense import activations, backend, constraints, initializers, regularizers
 from numdense.kernels.cpu import dense as dense_kernels
 from numdense.layers.input_spec import InputSpec
 from numdense.layers.layer import Layer
@@ -15,6 +15,19 @@ def _empty(dtype, ndim):
     if key not in _NO_BIAS:
         _NO_BIAS[key] = np.empty((0,) * ndim, dtype=dtype)
     return _NO_BIAS[key]
+
+
+def _rows_view(x, width):
+    """``x`` as a 2-D ``(rows, width)`` array (a view; device arrays must be C-contiguous)."""
+    if backend.is_device_array(x):
+        shape = tuple(x.shape)
+        return x if len(shape) == 2 else x.reshape(int(np.prod(shape[:-1])), width)
+    return x.reshape(-1, width)
+
+
+def _reshaped(a, shape):
+    shape = tuple(shape)
+    return a if tuple(a.shape) == shape else a.reshape(*shape)
 
 
 class Dense(Layer):
@@ -103,7 +116,50 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def _cuda_kernels(self):
+        """The CUDA dense kernels and activation spec (raises for a Python activation)."""
+        spec = activations.kernel_spec(self.activation or activations.linear)
+        if spec is None:
+            raise NotImplementedError(
+                f"Dense layer '{self.name}': a custom Python activation cannot run on the "
+                "'cuda' device; use a builtin activation or the CPU device."
+            )
+        return backend.kernel_module("dense", "cuda"), tuple(spec)
+
+    def _cuda_empty(self, shape):
+        return backend.empty(shape, self._dtype, "cuda")
+
+    def _cuda_call(self, inputs, keep):
+        """Forward on the GPU; with ``keep`` also stores what ``_train_backward`` needs."""
+        kernels, spec = self._cuda_kernels()
+        in_shape = tuple(inputs.shape)
+        x2 = _rows_view(backend.to_device(inputs), in_shape[-1])
+        rows = x2.shape[0]
+        y = self._cuda_empty((rows, self.units))
+        z = self._cuda_empty((rows, self.units) if keep else (0, 0))
+        bias = self._bias.value if self._bias is not None else self._cuda_empty(0)
+        kernels.dense_forward_into(x2, self._kernel.value, bias, y, z, *spec)
+        if keep:
+            self._cache = (in_shape, x2, z, y, spec, None)
+        return _reshaped(y, in_shape[:-1] + (self.units,))
+
+    def _cuda_backward(self, dy):
+        in_shape, x2, z, y, spec, _ = self._cache
+        kernels = backend.kernel_module("dense", "cuda")
+        dy2 = _rows_view(backend.to_device(dy, self._dtype), self.units)
+        dz = self._cuda_empty(tuple(dy2.shape))
+        dx = self._cuda_empty(tuple(x2.shape))
+        dw = self._cuda_empty(self._kernel.shape)
+        db = self._cuda_empty(self.units if self._bias is not None else 0)
+        kernels.dense_backward_into(x2, self._kernel.value, z, y, dy2, dz, dx, dw, db, *spec, True)
+        self._grads = {id(self._kernel): dw}
+        if self._bias is not None:
+            self._grads[id(self._bias)] = db
+        return _reshaped(dx, in_shape)
+
     def call(self, inputs, training=False):
+        if self._device == "cuda":
+            return self._cuda_call(inputs, keep=False)
         x = inputs.reshape(-1, inputs.shape[-1])
         out = np.empty((x.shape[0], self.units), dtype=self._dtype)
         bias = self._bias.value if self._bias is not None else _empty(self._dtype, 1)
@@ -122,6 +178,8 @@ class Dense(Layer):
         return out.reshape(inputs.shape[:-1] + (self.units,))
 
     def _train_forward(self, x):
+        if self._device == "cuda":
+            return self._cuda_call(x, keep=True)
         x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
         rows = x2.shape[0]
         z = np.empty((rows, self.units), dtype=self._dtype)
@@ -138,6 +196,8 @@ class Dense(Layer):
         return y.reshape(x.shape[:-1] + (self.units,))
 
     def _train_backward(self, dy):
+        if self._device == "cuda":
+            return self._cuda_backward(dy)
         in_shape, x2, z, y, spec, activation = self._cache
         dy2 = np.ascontiguousarray(dy.reshape(-1, self.units), dtype=self._dtype)
         dz = np.empty_like(dy2)

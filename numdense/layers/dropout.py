@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from numdense import backend
 from numdense.kernels.cpu import dropout as dropout_kernels
 from numdense.layers.layer import Layer
 
@@ -50,9 +51,29 @@ class Dropout(Layer):
         dropout_kernels.dropout_forward_into(ones, noise, ones, mask, min(self.rate, 1.0 - 1e-7))
         return mask.reshape(shape)
 
+    def _cuda_mask(self, x):
+        """``(x * mask, mask)`` on the GPU for a device array ``x``; the uniform noise is drawn
+        on the host by the layer's generator (the same draws as on the CPU) and copied up."""
+        shape = tuple(x.shape)
+        size = int(np.prod(shape, dtype=np.int64))
+        flat = x.reshape(size)
+        out = backend.empty(size, x.dtype, "cuda")
+        mask = backend.empty(size, x.dtype, "cuda")
+        if self.rate >= 1.0:
+            noise = np.zeros(size, dtype=self._dtype)  # every sample < rate: all dropped
+            rate = 1.0 - 1e-7
+        else:
+            noise = np.ascontiguousarray(self._noise(shape, self._dtype)).reshape(-1)
+            rate = self.rate
+        backend.kernel_module("dropout", "cuda").dropout_forward_into(
+            flat, backend.to_device(noise), out, mask, rate)
+        return out.reshape(*shape), mask
+
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0:
             return inputs
+        if backend.is_device_array(inputs):
+            return self._cuda_mask(inputs)[0]
         if self.rate >= 1.0:
             return np.zeros_like(inputs)
         flat = inputs.reshape(-1)
@@ -66,13 +87,24 @@ class Dropout(Layer):
         if self.rate == 0.0:
             self._mask = None
             return x
+        if backend.is_device_array(x):
+            out, self._mask = self._cuda_mask(x)
+            return out
         self._mask = (np.zeros(x.shape, self._dtype) if self.rate >= 1.0
                       else self.dropout_mask(x.shape))
         return x * self._mask
 
     def _train_backward(self, dy):
         self._grads = {}
-        return dy if self._mask is None else dy * self._mask
+        if self._mask is None:
+            return dy
+        if backend.is_device_array(self._mask):
+            shape = tuple(dy.shape)
+            dx = backend.empty(self._mask.shape[0], self._dtype, "cuda")
+            backend.kernel_module("dropout", "cuda").dropout_backward_into(
+                backend.to_device(dy, self._dtype).reshape(self._mask.shape[0]), self._mask, dx)
+            return dx.reshape(*shape)
+        return dy * self._mask
 
     def get_config(self):
         config = super().get_config()

@@ -8,7 +8,7 @@ it against ``input_spec``, builds on first use, and records a ``Node`` when call
 
 import numpy as np
 
-from numdense import config, initializers, regularizers
+from numdense import backend, config, initializers, regularizers
 from numdense.layers.input_spec import assert_input_compatibility
 from numdense.layers.symbolic import KerasTensor, Node
 from numdense.utils import naming
@@ -34,7 +34,7 @@ def standardize_dtype(dtype):
 def to_float_array(x, dtype, what="input"):
     """Converts user input (array, list, Variable) to a C-contiguous float array of ``dtype``."""
     if isinstance(x, Variable):
-        x = x.value
+        x = x.numpy()
     arr = np.asarray(x)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(
@@ -94,11 +94,18 @@ class Layer:
         self._variables = []
         self._inbound_nodes = []
         self._activity_losses = []
+        self._device = None  # where the weights live; set by the first add_weight
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
                    constraint=None, trainable=True, dtype=None):
-        """Creates a weight, initialised now, and registers it with the layer."""
+        """Creates a weight, initialised now, and registers it with the layer.
+
+        The weight lives on the device in force (``numdense.backend.get_device()``) when the
+        first weight of the layer is created; all the layer's weights share that device.
+        """
+        if getattr(self, "_device", None) is None:
+            self._device = backend.get_device()
         shape = tuple(int(d) for d in shape)
         dtype = standardize_dtype(dtype or self._dtype)
         init = initializers.get(initializer)
@@ -112,6 +119,7 @@ class Layer:
             trainable=trainable,
             regularizer=regularizers.get(regularizer),
             constraint=constraints.get(constraint),
+            device=self._device,
         )
         self._variables.append(variable)
         return variable
@@ -196,7 +204,8 @@ class Layer:
     def losses(self):
         """Activity-regularizer losses of the last call plus fresh weight penalties."""
         penalties = [
-            float(v.regularizer(v.value)) for v in self.trainable_weights if v.regularizer is not None
+            float(v.regularizer(backend.to_host(v.value)))
+            for v in self.trainable_weights if v.regularizer is not None
         ]
         return list(self._activity_losses) + penalties
 
@@ -219,13 +228,32 @@ class Layer:
     def __call__(self, inputs, training=False, **kwargs):
         if isinstance(inputs, KerasTensor):
             return self._symbolic_call(inputs)
-        x = to_float_array(inputs, self._dtype, what=f"the input of layer '{self.name}'")
-        assert_input_compatibility(self.input_spec, x.shape, self.name)
+        on_device = backend.is_device_array(inputs)
+        if on_device:
+            if np.dtype(inputs.dtype) != np.dtype(self._dtype):
+                raise TypeError(
+                    f"Layer '{self.name}' computes in {self._dtype}; received a device array "
+                    f"of dtype {inputs.dtype}."
+                )
+            x = inputs
+        else:
+            x = to_float_array(inputs, self._dtype, what=f"the input of layer '{self.name}'")
+        shape = tuple(x.shape)
+        assert_input_compatibility(self.input_spec, shape, self.name)
         if not self.built:
-            self._maybe_build((None,) + x.shape[1:])
-            assert_input_compatibility(self.input_spec, x.shape, self.name)
+            self._maybe_build((None,) + shape[1:])
+            assert_input_compatibility(self.input_spec, shape, self.name)
+        if not on_device and getattr(self, "_device", None) == "cuda":
+            x = backend.to_device(x)  # host input, weights on the GPU: one copy up ...
         outputs = self.call(x, training=training)
+        if not on_device and backend.is_device_array(outputs):
+            outputs = outputs.copy_to_host()  # ... and the result back
         if self.activity_regularizer is not None:
+            if backend.is_device_array(outputs):
+                raise NotImplementedError(
+                    f"Layer '{self.name}': activity regularizers are not supported on the "
+                    "'cuda' device yet."
+                )
             batch = outputs.shape[0] if outputs.ndim else 1
             value = float(self.activity_regularizer(outputs))
             self._activity_losses = [value / batch if batch else 0.0]

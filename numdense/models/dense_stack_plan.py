@@ -85,6 +85,8 @@ class DenseStackPlan:
 
     @classmethod
     def build(cls, model, loss, optimizer, batch_size, y_width):
+        if getattr(model, "device", "cpu") != "cpu":  # the compiled loop is CPU-only
+            return None
         units = _units(model)
         if units is None or model.dtype != units[0][0].dtype:
             return None

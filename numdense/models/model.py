@@ -27,6 +27,17 @@ class Model(Trainer, Layer):
     def layers(self):
         return []
 
+    @property
+    def device(self):
+        """Where the model's weights live: the device in force when its layers were built
+        (``"cpu"`` for a model without weights)."""
+        for layer in self.layers:
+            found = getattr(layer, "device", None) if isinstance(layer, Model) else getattr(
+                layer, "_device", None)
+            if found in ("cuda",):
+                return found
+        return "cpu"
+
     def _gather(self, attr):
         seen, out = set(), []
         for layer in self.layers:

@@ -167,7 +167,22 @@ class Sequential(Model):
             x = out
         return x
 
+    def _device_call(self, inputs, training):
+        """A model on the GPU: the batch is copied to the device once, every layer runs there,
+        and (for host input) the output comes back as a NumPy array."""
+        from numdense import backend
+
+        on_device = backend.is_device_array(inputs)
+        x = inputs if on_device else to_float_array(
+            inputs, self.dtype, what=f"the input of model '{self.name}'")
+        x = backend.to_device(x)
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x if on_device else backend.to_host(x)
+
     def __call__(self, inputs, training=False, **kwargs):
+        if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
+            return self._device_call(inputs, training)
         if (not training and self.built and type(inputs) is np.ndarray and inputs.ndim == 2
                 and inputs.dtype == self.dtype and inputs.flags.c_contiguous):
             plan = self._inference_plan()

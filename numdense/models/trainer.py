@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from numdense import backend
 from numdense.models import data as data_utils
 from numdense.utils.progbar import resolve_verbose
 
@@ -225,11 +226,43 @@ class Trainer:
         total = 0.0
         for v in self.trainable_weights:
             if v.regularizer is not None:
-                total += float(v.regularizer(v.value))
+                # On the GPU the penalty is computed on a host copy (small; reporting only:
+                # the regularizer's gradient is applied on the device by the optimizer kernel).
+                total += float(v.regularizer(backend.to_host(v.value)))
         return total
 
+    def _device_loss_and_grad(self, yt, y_pred, wb):
+        """The loss of a batch on the GPU: ``(loss, dy)`` with ``dy`` a device array.
+
+        The per-sample weights (sample weights, the 1/N of the reduction, ``loss_weights``) are
+        formed on the host as for the CPU, then one CUDA kernel computes the loss gradient and
+        the weighted total."""
+        spec = self._loss_obj.kernel_spec()
+        if spec is None:
+            raise NotImplementedError(
+                f"Loss '{getattr(self._loss_obj, 'name', self._loss_obj)}' has no kernel form and "
+                "cannot be trained on the 'cuda' device; use a builtin loss or the CPU device."
+            )
+        from numdense import config, losses
+
+        n = int(y_pred.shape[0])
+        w = losses.reduction_weights((n,), wb, None, self._loss_obj.reduction, self.dtype)
+        w = np.ascontiguousarray(np.asarray(w, dtype=np.float64) * self._loss_weight,
+                                 dtype=self.dtype)
+        dy = backend.empty(tuple(y_pred.shape), self.dtype, "cuda")
+        cuda_losses = backend.kernel_module("losses", "cuda")
+        loss = cuda_losses.loss_value_and_grad_into(
+            backend.to_device(np.ascontiguousarray(yt, dtype=self.dtype)), y_pred,
+            backend.to_device(w), dy, spec[0], spec[1], config.epsilon())
+        return float(loss), dy
+
     def _python_train_step(self, xb, yb, wb):
-        """One step through the layers' Python training methods; returns (loss, y_pred)."""
+        """One step through the layers' Python training methods; returns (loss, y_pred).
+
+        For a model on the GPU the batch is copied to the device once, every layer, the loss
+        and the optimizer update run there, and ``y_pred`` is a device array."""
+        if getattr(self, "device", "cpu") == "cuda":
+            return self._device_train_step(xb, yb, wb)
         h = xb
         activity = []
         for layer in self.layers:
@@ -254,6 +287,26 @@ class Trainer:
         for layer in reversed(self.layers):
             if id(layer) in extra:
                 dy = dy + extra[id(layer)]
+            dy = layer._train_backward(dy)
+            grads.update(layer._grads)
+        variables = self.trainable_weights
+        self.optimizer.apply([grads[id(v)] for v in variables], variables)
+        return loss, y_pred
+
+    def _device_train_step(self, xb, yb, wb):
+        if any(l.activity_regularizer is not None for l in self.layers):
+            raise NotImplementedError(
+                "Activity regularizers are not supported on the 'cuda' device yet."
+            )
+        h = backend.to_device(np.ascontiguousarray(xb, dtype=self.dtype))
+        for layer in self.layers:
+            h = layer._train_forward(h)
+        y_pred = h
+        yt = yb if not self._sparse_loss() else yb[:, 0]
+        loss, dy = self._device_loss_and_grad(yt, y_pred, wb)
+        loss += self._penalties()
+        grads = {}
+        for layer in reversed(self.layers):
             dy = layer._train_backward(dy)
             grads.update(layer._grads)
         variables = self.trainable_weights
@@ -376,7 +429,7 @@ class Trainer:
                     batch_losses[s] = loss
                     batch_sizes[s] = len(idx)
                     if track:
-                        preds.append(y_pred)
+                        preds.append(backend.to_host(y_pred))
                     done = s + 1
                     cbs.on_train_batch_end(s, self._running_logs(batch_losses, batch_sizes, done))
                     if stop_on_nan and not np.isfinite(loss):
@@ -538,6 +591,7 @@ class Trainer:
             y_pred = store
         else:
             batch_losses[0], y_pred = self._python_train_step(x, y, weights)
+            y_pred = backend.to_host(y_pred)
         logs = {"loss": float(batch_losses[0])}
         if self._metrics:
             logs.update(self._metric_results(y, y_pred, weights))

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .. import config
+from .. import backend, config
 from ..kernels import optimizer_kinds as kinds
 from ..kernels.cpu import constraints as _ck
 from ..kernels.cpu import optimizers as _k
@@ -170,8 +170,9 @@ class Optimizer:
             )
 
     # ------------------------------------------------------------------ variables
-    def _new_variable(self, value, name, track=True):
-        var = Variable(value, name=name, path=f"{self.name}/{name}", trainable=False)
+    def _new_variable(self, value, name, track=True, device="cpu"):
+        var = Variable(value, name=name, path=f"{self.name}/{name}", trainable=False,
+                       device=device)
         if track:
             self._variables.append(var)
         return var
@@ -190,7 +191,9 @@ class Optimizer:
         name = name or "var"
         ref = getattr(reference_variable, "path", None) or str(reference_variable.name)
         value = np.full(reference_variable.shape, initializer, dtype=reference_variable.dtype)
-        return self._new_variable(value, f"{ref.replace('/', '_').replace(':', '_')}_{name}")
+        # A slot lives where its variable lives (a GPU model keeps its optimizer state there).
+        return self._new_variable(value, f"{ref.replace('/', '_').replace(':', '_')}_{name}",
+                                  device=getattr(reference_variable, "device", "cpu"))
 
     def add_optimizer_variables(self, trainable_variables, name, initializer=0.0):
         """Adds one slot per variable for each name, interleaved per variable as Keras does.
@@ -495,7 +498,7 @@ class Optimizer:
         return l1, l2, py_reg, cspec, py_con
 
     def _slot_arrays(self, index, variable):
-        empty = np.empty(0, dtype=variable.dtype)
+        empty = backend.empty(0, variable.dtype, getattr(variable, "device", "cpu"))
         return tuple(
             _flat(slots[index].value) if slots else empty for slots in self._kernel_slots()
         )
@@ -639,6 +642,9 @@ class Optimizer:
                 " If using `model.compile()`, did you forget to provide a `loss` argument?"
             )
         variables = [v for _, v in pairs]
+        on_gpu = any(getattr(v, "device", "cpu") == "cuda" for v in variables)
+        if on_gpu:
+            self._check_gpu_support(variables)
         gs = [self._gradient_buffer(g, v) for g, v in pairs]
         if self.loss_scale_factor is not None:
             for g in gs:
@@ -668,7 +674,43 @@ class Optimizer:
                 self._apply_constraint(v)
         self._iterations.assign(np.int64(int(self._iterations.value) + 1))
 
+    def _check_gpu_support(self, variables):
+        """Raises for the options the 'cuda' device does not run yet (before any change)."""
+        unsupported = []
+        if self.KIND is None:
+            unsupported.append(f"the Python update rule of {type(self).__name__}")
+        if self.use_ema:
+            unsupported.append("use_ema")
+        if self.gradient_accumulation_steps:
+            unsupported.append("gradient_accumulation_steps")
+        if self.loss_scale_factor is not None:
+            unsupported.append("loss_scale_factor")
+        for v in variables:
+            if getattr(v, "device", "cpu") != "cuda":
+                unsupported.append(f"mixing devices ('{v.path}' is on the CPU)")
+            elif self._specs(v)[2] is not None:
+                unsupported.append(f"the custom regularizer of '{v.path}'")
+        if unsupported:
+            raise NotImplementedError(
+                "Not supported yet for variables on the 'cuda' device: "
+                + ", ".join(unsupported) + ". Use the CPU device (nd.set_device('cpu'))."
+            )
+
     def _gradient_buffer(self, grad, variable):
+        if getattr(variable, "device", "cpu") == "cuda":
+            # The kernels overwrite the gradient: a device gradient is used (and overwritten)
+            # in place, a host gradient is copied up.
+            if grad is None or tuple(grad.shape) != variable.shape and (
+                    int(np.prod(grad.shape)) != variable.size):
+                raise ValueError(
+                    f"Gradient of shape {getattr(grad, 'shape', None)} does not match variable "
+                    f"'{variable.path}' of shape {variable.shape}."
+                )
+            if backend.is_device_array(grad) and np.dtype(grad.dtype) == variable.dtype:
+                g = grad
+            else:
+                g = backend.to_device(np.asarray(backend.to_host(grad), dtype=variable.dtype))
+            return g.reshape(variable.size)
         g = np.array(grad, dtype=variable.dtype, order="C", copy=True)
         if g.shape != variable.shape:
             if g.size != variable.size:
@@ -689,10 +731,14 @@ class Optimizer:
         con = variable.constraint
         spec = con.kernel_spec(variable.shape) if hasattr(con, "kernel_spec") else None
         if spec is None:
-            variable.assign(con(variable.value))
+            variable.assign(con(variable.numpy() if variable.device == "cuda" else variable.value))
             return
         kind, p0, p1, p2, axis, shape_2d = spec
-        if variable.size:
+        if variable.size and getattr(variable, "device", "cpu") == "cuda":
+            backend.kernel_module("constraints", "cuda").constraint_apply_into(
+                variable.value.reshape(*shape_2d), kind, p0, p1, p2, axis, config.epsilon()
+            )
+        elif variable.size:
             _ck.constraint_apply_into(
                 variable.value.reshape(shape_2d), kind, p0, p1, p2, axis, config.epsilon()
             )
@@ -712,11 +758,13 @@ class Optimizer:
                 py_reg.add_gradient(v.value, g.reshape(v.shape))
             specs.append((l1, l2, cspec))
         clipvalue, clipnorm, global_clipnorm = self.clipping()
+        on_gpu = bool(variables) and getattr(variables[0], "device", "cpu") == "cuda"
+        kk = backend.kernel_module("optimizers", "cuda") if on_gpu else _k
         scale = 1.0
         if global_clipnorm > 0.0:
             sq = 0.0
             for g, v, (l1, l2, _) in zip(gs, variables, specs):
-                sq += _k.grad_sq_norm_with_reg(_flat(v.value), g, l1, l2)
+                sq += kk.grad_sq_norm_with_reg(_flat(v.value), g, l1, l2)
             scale = float(_k.global_clip_scale(sq, global_clipnorm))
         t = self.iterations + 1
         if self.KIND is None:
@@ -728,7 +776,7 @@ class Optimizer:
             m, vv, u = self._slot_arrays(self._get_variable_index(v), v)
             if not fused:
                 cspec = (_ck.NONE,) + cspec[1:]
-            _k.optimizer_update_into(
+            kk.optimizer_update_into(
                 self.KIND, _flat(v.value), g, m, vv, u, hp, self._state, lr, t, l1, l2,
                 clipvalue, clipnorm, scale, self._weight_decay_of(v), *cspec,
             )
