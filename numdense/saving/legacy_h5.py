@@ -95,7 +95,7 @@ def save_h5(model, filepath, overwrite=True, include_optimizer=True):
             optimizer = getattr(model, "optimizer", None)
             if training is not None and optimizer is not None and optimizer.built:
                 group = f.create_group("optimizer_weights")
-                _write_group(group, "", [(v.path, v.value) for v in optimizer.variables])
+                _write_group(group, "", [(v.path, v.numpy()) for v in optimizer.variables])
 
 
 def write_weights_group(group, model):
@@ -104,7 +104,7 @@ def write_weights_group(group, model):
     group.attrs["keras_version"] = _FORMAT_VERSION
     _write_names(group, "layer_names", [layer.name for layer in model.layers])
     for layer in model.layers:
-        entries = [(v.name, v.value) for v in layer.weights]
+        entries = [(v.name, v.numpy()) for v in layer.weights]
         _write_group(group.create_group(layer.name), f"{model.name}/{layer.name}", entries)
     _write_names(group.create_group("top_level_model_weights"), "weight_names", [])
 
