@@ -131,19 +131,24 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
 
     op(a) = a.T when ta (a is (K, M)), else a (M, K); a 2-D C-contiguous, ap C-contiguous 3-D.
     """
+    nfull = mc // MR
+    if ta:  # k outer: one contiguous read of row k's mc elements, MR-groups out with literal indices
+        for k in range(kc):
+            src = a[p0 + k, i0:]
+            for ir in range(nfull):
+                s = src[ir * MR:]
+                dst = ap[ir, k]
+                dst[0], dst[1], dst[2], dst[3], dst[4], dst[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+            if nfull * MR < mc:
+                dst = ap[nfull, k]
+                for r in range(MR):
+                    dst[r] = src[nfull * MR + r] if nfull * MR + r < mc else 0
+        return
     for ir in range((mc + MR - 1) // MR):
         r0 = i0 + ir * MR
         rows = min(MR, i0 + mc - r0)
         blk = ap[ir]
-        if ta:
-            for k in range(kc):
-                src = a[p0 + k]
-                dst = blk[k]
-                for r in range(rows):
-                    dst[r] = src[r0 + r]
-                for r in range(rows, MR):
-                    dst[r] = 0
-        elif rows == MR:  # k outer, MR constant: six row streams in, contiguous MR-groups out
+        if rows == MR:  # k outer, MR constant: six row streams in, contiguous MR-groups out
             s0, s1, s2, s3, s4, s5 = a[r0, p0:], a[r0 + 1, p0:], a[r0 + 2, p0:], a[r0 + 3, p0:], a[r0 + 4, p0:], a[r0 + 5, p0:]
             for k in range(kc):
                 dst = blk[k]
