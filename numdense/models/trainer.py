@@ -225,9 +225,15 @@ class Trainer:
     def _penalties(self):
         total = 0.0
         for v in self.trainable_weights:
-            if v.regularizer is not None:
-                # On the GPU the penalty is computed on a host copy (small; reporting only:
-                # the regularizer's gradient is applied on the device by the optimizer kernel).
+            if v.regularizer is None:
+                continue
+            spec = v.regularizer.kernel_spec()
+            if backend.is_device_array(v.value) and spec is not None:
+                # Reduced on the device: only the scalar comes back to the host.
+                from numdense.kernels.cuda.regularizers import l1l2_penalty
+
+                total += l1l2_penalty(v.value, *spec)
+            else:
                 total += float(v.regularizer(backend.to_host(v.value)))
         return total
 
