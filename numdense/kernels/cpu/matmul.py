@@ -38,7 +38,7 @@ def _matmul_any(a, b, out, accumulate, ta, tb):
             small_nt(a, b, out, accumulate)
         else:
             small_nn(a, b, out, accumulate)
-    elif use_parallel(m, n, k_len):
+    elif use_parallel(m, n, k_len):  # row / column blocks, or a depth split for few rows (see _gemm)
         gemm_packed(a, b, out, accumulate, ta, tb)
     else:
         gemm_serial(a, b, out, accumulate, ta, tb)
