@@ -255,3 +255,35 @@ def test_huge_but_finite_data_is_not_flagged():
         bad = np.full((4, 3), 3e38, np.float32)
         bad[3, 1] = np.inf
         check_finite(bad, "x")
+
+
+class _ClipToHalf(nd.constraints.Constraint):
+    """A constraint with no kernel form: it must still run after every update."""
+
+    def __call__(self, w):
+        return np.clip(w, -0.5, 0.5)
+
+
+def test_python_constraints_and_ema_fall_back_to_the_python_path():
+    x, y = regression_data(64)
+    model = nd.Sequential([nd.Input((3,)), Dense(4, kernel_constraint=_ClipToHalf()), Dense(1)])
+    model.compile(optimizer=nd.optimizers.SGD(0.5), loss="mse")
+    model.fit(x, y, epochs=3, verbose=0)
+    assert all(plan is None for plan in model._plans.values())
+    assert np.abs(model.layers[0].kernel.numpy()).max() <= 0.5
+
+    ema = small_model()
+    ema.compile(optimizer=nd.optimizers.Adam(use_ema=True), loss="mse")
+    ema.fit(x, y, epochs=1, verbose=0)
+    assert all(plan is None for plan in ema._plans.values())
+
+
+def test_frozen_model_trains_nothing_in_the_compiled_path():
+    x, y = regression_data(16)
+    model = small_model()
+    model.trainable = False
+    before = model.get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    assert all(plan is not None for plan in model._plans.values())
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -95,16 +95,17 @@ class DenseStackPlan:
         spec = loss.kernel_spec()
         if spec is None:
             return None
-        return cls(model, units, spec, optimizer, batch_size, y_width)
+        plan = cls(model, units, spec, optimizer, batch_size, y_width)
+        # Python-only regularizers/constraints, EMA, gradient accumulation or loss scaling cannot
+        # run inside the compiled step: those models train through optimizer.apply instead.
+        return plan if plan.kernel_only else None
 
     def __init__(self, model, units, loss_spec, optimizer, batch_size, y_width):
         dtype = np.dtype(model.dtype)
         self.model = model
         self.batch_size = batch_size
-        self.layers = [u[0] for u in units]
+        denses = [u[0] for u in units]
         n_layers = len(units)
-        denses = self.layers
-        self.in_width = denses[0].kernel.shape[0]
         widths = [d.units for d in denses]
         empty1 = np.empty(0, dtype)
 
@@ -124,14 +125,13 @@ class DenseStackPlan:
                                 and self.act_l1[last] == 0.0 and self.act_l2[last] == 0.0)
         self.loss_kind = folded if self.logits_loss else loss_kind
         self.loss_p0 = float(loss_p0)
-        self.sparse = loss_kind in loss_kinds.SPARSE
 
         rows = batch_size
 
         def buffers(width):
             return np.zeros((rows, width), dtype)
 
-        self.xb = buffers(self.in_width)
+        self.xb = buffers(denses[0].kernel.shape[0])
         self.yb = buffers(y_width)
         self.wb = np.zeros(rows, dtype)
         self.zs = _typed([buffers(w) for w in widths])
@@ -156,33 +156,39 @@ class DenseStackPlan:
             if d.bias is not None:
                 variables.append(d.bias)
                 pgrads.append(gb)
-        self.variables = variables
         self.optimizer = optimizer
         optimizer.build(variables)
         plan = optimizer.kernel_plan(variables)
-        self.opt_kind = plan.kind
-        self.opt_hp = plan.hp
-        self.opt_state = plan.state
-        self.params = _typed([v.value.reshape(-1) for v in variables])
-        self.pgrads = _typed(pgrads) if pgrads else _typed([empty1[:0]])
-        if not variables:
+        self.kernel_only = plan.kernel_only
+        self.opt_kind, self.opt_hp, self.opt_state = plan.kind, plan.hp, plan.state
+        if not variables:  # nothing trainable: one inert entry keeps the typed lists typed
+            variables, pgrads = [], [empty1]
             self.params = _typed([empty1])
-        self.slot_m = _typed([s if s is not None else empty1 for s in plan.slot_m] or [empty1])
-        self.slot_v = _typed([s if s is not None else empty1 for s in plan.slot_v] or [empty1])
-        self.slot_u = _typed([s if s is not None else empty1 for s in plan.slot_u] or [empty1])
-        count = max(len(variables), 1)
-        self.trainable = np.array([1] * len(variables) or [0], dtype=np.int64)
-        self.reg_l1 = np.asarray(plan.l1, dtype=np.float64) if variables else np.zeros(count)
-        self.reg_l2 = np.asarray(plan.l2, dtype=np.float64) if variables else np.zeros(count)
-        self.weight_decay = np.asarray(plan.weight_decay, dtype=np.float64) if variables else np.zeros(count)
-        self.c_kind = np.asarray(plan.c_kind, dtype=np.int64) if variables else np.zeros(count, np.int64)
-        self.c_p = np.asarray(plan.c_params, dtype=np.float64).reshape(-1, 3) if variables else np.zeros((count, 3))
-        self.c_axis = np.asarray(plan.c_axis, dtype=np.int64) if variables else np.zeros(count, np.int64)
-        self.c_rows = np.asarray(plan.c_rows, dtype=np.int64) if variables else np.ones(count, np.int64)
-        self.c_cols = np.asarray(plan.c_cols, dtype=np.int64) if variables else np.ones(count, np.int64)
-        self.python_constraints = plan.python_constraints
+        else:
+            self.params = _typed([v.value.reshape(-1) for v in variables])
+        self.pgrads = _typed(pgrads)
+
+        def per_param(values, dtype, fill):
+            return np.asarray(values, dtype=dtype) if variables else np.full(1, fill, dtype)
+
+        def slots(arrays):
+            return _typed([a if a is not None else empty1 for a in arrays] or [empty1])
+
+        self.slot_m, self.slot_v, self.slot_u = (slots(plan.slot_m), slots(plan.slot_v),
+                                                 slots(plan.slot_u))
+        self.trainable = np.ones(len(self.params), dtype=np.int64) if variables else np.zeros(1, np.int64)
+        self.reg_l1 = per_param(plan.l1, np.float64, 0.0)
+        self.reg_l2 = per_param(plan.l2, np.float64, 0.0)
+        self.weight_decay = per_param(plan.weight_decay, np.float64, 0.0)
+        self.c_kind = per_param(plan.c_kind, np.int64, 0)
+        self.c_axis = per_param(plan.c_axis, np.int64, 0)
+        self.c_rows = per_param(plan.c_rows, np.int64, 1)
+        self.c_cols = per_param(plan.c_cols, np.int64, 1)
+        c_params = np.asarray(plan.c_params, dtype=np.float64).reshape(-1, 3)
+        if not variables:
+            c_params = np.zeros((1, 3))
+        self.c_p0, self.c_p1, self.c_p2 = (np.ascontiguousarray(c_params[:, i]) for i in range(3))
         self.iterations = np.zeros(1, dtype=np.int64)
-        self.c_p0, self.c_p1, self.c_p2 = (np.ascontiguousarray(self.c_p[:, i]) for i in range(3))
         self._no_preds = np.zeros((0, widths[-1]), dtype)
 
     @property
