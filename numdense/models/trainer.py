@@ -575,6 +575,10 @@ class Trainer:
             bar = Progbar(max(total, 1), verbose=verbose)
             bar._start = t0
             bar.update(max(total, 1), list(logs.items()))
+        return self._result(logs, return_dict)
+
+    def _result(self, logs, return_dict):
+        """Keras' return form: the dict, the scalar loss alone, or ``[loss, *metrics]``."""
         if return_dict:
             return logs
         values = [logs["loss"]] + [logs[m.name] for m, _ in self._metrics or []]
@@ -601,10 +605,7 @@ class Trainer:
         logs = {"loss": float(batch_losses[0])}
         if self._metrics:
             logs.update(self._metric_results(y, y_pred, weights))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Returns the loss (and metrics) on one batch, without updating the model."""
@@ -612,7 +613,4 @@ class Trainer:
         x, y, weights = self._prepare(x, y, sample_weight)
         self._build_metrics(y, self.output_shape)
         logs = self._evaluate_arrays(x, y, weights, batch_size=max(x.shape[0], 1))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._result(logs, return_dict)
