@@ -1,16 +1,22 @@
 """Keras-compatible layers."""
 
 from numdense.layers.activation import Activation
+from numdense.layers.conv2d import Conv2D
 from numdense.layers.dense import Dense
 from numdense.layers.dropout import Dropout
 from numdense.layers.flatten import Flatten
 from numdense.layers.input_layer import Input, InputLayer
 from numdense.layers.input_spec import InputSpec
 from numdense.layers.layer import Layer
+from numdense.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
 _LAYERS = {
     cls.__name__: cls for cls in (Activation, Dense, Dropout, Flatten, InputLayer, Layer)
 }
+_LAYERS.update({
+    cls.__name__: cls
+    for cls in (Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D)
+})
 
 
 def get_layer_class(class_name):
