@@ -19,7 +19,8 @@ def require_h5py(action="read or write HDF5 files"):
 
 class h5_errors:
     """Context manager turning the low-level errors of a damaged HDF5 file (OSError, KeyError,
-    RuntimeError from h5py) into a ValueError naming the file.
+    RuntimeError from h5py) into a ValueError naming the file; so is a MemoryError, which only
+    a file declaring absurd weight shapes causes.
 
     Args:
         filepath: the file being read, for the message.
@@ -32,6 +33,11 @@ class h5_errors:
         return self
 
     def __exit__(self, kind, error, tb):
+        if kind is not None and issubclass(kind, MemoryError):
+            raise ValueError(
+                f"Cannot load {self.filepath}: the shapes it declares are too large to allocate "
+                f"({error})."
+            ) from error
         if kind is not None and issubclass(kind, (OSError, KeyError, RuntimeError)) and not \
                 issubclass(kind, FileNotFoundError):
             raise ValueError(
