@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from numdense.saving import json_io, weights_h5
+from numdense.saving import archive_limits, json_io, weights_h5
 from numdense.saving._h5 import require_h5py
 from numdense.saving.atomic import atomic_path
 
@@ -15,10 +15,6 @@ METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 # The Keras release whose format numdense writes (recorded in metadata.json, as Keras does).
 KERAS_FORMAT_VERSION = "3.15.1"
-# A member larger than this that also expands more than _MAX_RATIO times is refused as a
-# decompression bomb (Keras stores members uncompressed, so real files are near 1:1).
-_BOMB_FLOOR = 1 << 30
-_MAX_RATIO = 100
 
 
 def _metadata():
@@ -65,8 +61,7 @@ def _read_member(zf, name, filepath):
             f"Invalid .keras file {filepath}: the archive has no '{name}' "
             f"(members: {zf.namelist()[:10]})."
         ) from None
-    if info.file_size > _BOMB_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
-        raise ValueError(f"Refusing to read '{name}' of {filepath}: implausible expansion ratio.")
+    archive_limits.check_expansion(info, filepath)
     try:
         return zf.read(name)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as e:
@@ -84,6 +79,7 @@ def read_archive(filepath):
             "truncated or of another format."
         ) from None
     with zf:
+        archive_limits.check_member_names(zf, filepath)
         config_bytes = _read_member(zf, CONFIG, filepath)
         weights = _read_member(zf, WEIGHTS, filepath)
     try:
@@ -97,9 +93,15 @@ def open_weights(data, filepath):
     """An ``h5py.File`` on weight bytes; ValueError if they are not HDF5."""
     h5py = require_h5py("load models")
     try:
-        return h5py.File(io.BytesIO(data), "r")
+        f = h5py.File(io.BytesIO(data), "r")
     except OSError as e:
         raise ValueError(f"Invalid weights in {filepath}: not a readable HDF5 file ({e}).") from None
+    try:
+        archive_limits.check_declared_datasets(f, len(data), filepath)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def load_keras(filepath, custom_objects=None, compile=True):
@@ -111,6 +113,7 @@ def load_keras(filepath, custom_objects=None, compile=True):
         compile: restore the compile config (optimizer, loss, metrics) and optimizer state.
     """
     config, weights = read_archive(filepath)
+    archive_limits.check_config_size(config, len(weights), filepath)
     model = json_io.deserialize_model(config, custom_objects, compile=compile)
     with open_weights(weights, filepath) as f:
         state = weights_h5.read_state(f)
