@@ -221,11 +221,35 @@ class Layer:
 
     def _maybe_build(self, input_shape):
         if not self.built:
-            self.build(tuple(input_shape))
+            if input_shape and isinstance(input_shape[0], (list, tuple)):
+                input_shape = [tuple(s) for s in input_shape]  # a merge layer's shapes
+            else:
+                input_shape = tuple(input_shape)
+            self.build(input_shape)
             self.built = True
-            self._build_shape = tuple(input_shape)
+            self._build_shape = input_shape
+
+    # Merge layers take a list of tensors; every other layer takes one.
+    _list_input = False
+
+    def _unpack_list(self, inputs):
+        """A single-tensor layer called with a one-element list gets the element; a list of
+        several raises naming the layer."""
+        if self._list_input:
+            return list(inputs)
+        if len(inputs) == 1:
+            return inputs[0]
+        raise ValueError(
+            f"Layer '{self.name}' ({type(self).__name__}) expects a single input tensor; "
+            f"received a list of {len(inputs)} inputs. Merge them first (e.g. with "
+            "`Concatenate()` or `Add()`)."
+        )
 
     def __call__(self, inputs, training=False, **kwargs):
+        if isinstance(inputs, (list, tuple)):
+            inputs = self._unpack_list(inputs)
+            if isinstance(inputs, list):
+                return self._list_call(inputs, training)
         if isinstance(inputs, KerasTensor):
             return self._symbolic_call(inputs)
         on_device = backend.is_device_array(inputs)
@@ -266,9 +290,37 @@ class Layer:
             assert_input_compatibility(self.input_spec, tensor.shape, self.name)
         shape = self.compute_output_shape(tensor.shape)
         output = KerasTensor(shape, self._dtype, name=self.name,
-                             history=(self, len(self._inbound_nodes)))
+                             history=(self, len(self._inbound_nodes), 0))
         self._inbound_nodes.append(Node(self, [tensor], [output]))
         return output
+
+    def _list_call(self, inputs, training=False):
+        """A call on a list of tensors (merge layers): all symbolic, or all arrays."""
+        symbolic = [isinstance(t, KerasTensor) for t in inputs]
+        if any(symbolic):
+            if not all(symbolic):
+                raise ValueError(
+                    f"Layer '{self.name}' received a mix of symbolic tensors and arrays; pass "
+                    "either only `Input`-derived tensors or only arrays."
+                )
+            shapes = [t.shape for t in inputs]
+            if not self.built:
+                self._maybe_build(shapes)
+            shape = self.compute_output_shape(shapes)
+            output = KerasTensor(shape, self._dtype, name=self.name,
+                                 history=(self, len(self._inbound_nodes), 0))
+            self._inbound_nodes.append(Node(self, inputs, [output], list_call=True))
+            return output
+        on_device = [backend.is_device_array(t) for t in inputs]
+        if any(on_device) and not all(on_device):
+            inputs = [backend.to_device(t if d else to_float_array(t, self._dtype))
+                      for t, d in zip(inputs, on_device)]
+        elif not any(on_device):
+            inputs = [to_float_array(t, self._dtype, what=f"input {i} of layer '{self.name}'")
+                      for i, t in enumerate(inputs)]
+        if not self.built:
+            self._maybe_build([(None,) + tuple(t.shape[1:]) for t in inputs])
+        return self.call(inputs, training=training)
 
     # ------------------------------------------------- training (Python path)
     def _train_forward(self, x):
@@ -286,11 +338,15 @@ class Layer:
 
     def get_build_config(self):
         shape = getattr(self, "_build_shape", None)
-        return {"input_shape": list(shape)} if shape is not None else None
+        if shape is None:
+            return None
+        if isinstance(shape, list):
+            return {"input_shape": [list(s) for s in shape]}
+        return {"input_shape": list(shape)}
 
     def build_from_config(self, build_config):
         if build_config and build_config.get("input_shape") is not None:
-            self._maybe_build(tuple(build_config["input_shape"]))
+            self._maybe_build(build_config["input_shape"])
 
     # ------------------------------------------------ Keras 2 node accessors
     def _node_attribute(self, index, attr, what):
