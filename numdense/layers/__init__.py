@@ -8,11 +8,15 @@ from numdense.layers.flatten import Flatten
 from numdense.layers.input_layer import Input, InputLayer
 from numdense.layers.input_spec import InputSpec
 from numdense.layers.layer import Layer
+from numdense.layers.merging import Add, Average, Concatenate, Multiply, Subtract
+from numdense.layers.reshape import Reshape
 from numdense.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
 _LAYERS = {
     cls.__name__: cls for cls in (Activation, Dense, Dropout, Flatten, InputLayer, Layer)
 }
+_LAYERS.update({cls.__name__: cls for cls in (Add, Average, Concatenate, Multiply, Reshape,
+                                              Subtract)})
 _LAYERS.update({
     cls.__name__: cls
     for cls in (Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D)
