@@ -48,6 +48,11 @@ class CallbackList(Callback):
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
                  **params):
         super().__init__()
+        if callbacks and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(
+                "`callbacks` must be a list of Callback instances. Received: "
+                f"callbacks={callbacks!r}"
+            )
         self.callbacks = _flatten(callbacks) if callbacks else []
         for cb in self.callbacks:
             if not isinstance(cb, Callback) and not hasattr(cb, "on_epoch_end"):
