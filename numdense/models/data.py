@@ -62,12 +62,21 @@ def sample_weights(n, sample_weight, class_weight, y, sparse, dtype):
         if not isinstance(class_weight, dict):
             raise TypeError(f"`class_weight` must be a dict; received {type(class_weight).__name__}.")
         if sparse or y.shape[-1] == 1:
-            labels = y.reshape(n).astype(np.int64) if y.shape[-1] == 1 or sparse else None
+            labels = np.round(y.reshape(n)).astype(np.int64)
         else:
             labels = np.argmax(y, axis=-1)
-        table = np.ones(int(max(list(class_weight) + [labels.max(initial=0)])) + 1, dtype=dtype)
+        table = np.ones(int(labels.max(initial=0)) + 1, dtype=dtype)
         for cls, w in class_weight.items():
-            table[int(cls)] = w
+            if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+                raise ValueError(
+                    f"`class_weight` keys must be integer class indices. Received: {cls!r}"
+                )
+            if not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w):
+                raise ValueError(
+                    f"`class_weight` values must be finite numbers. Received: {cls}: {w!r}"
+                )
+            if 0 <= cls < table.size:  # classes absent from the labels weigh nothing (Keras)
+                table[cls] = w
         weights *= table[labels]
     return weights
 
