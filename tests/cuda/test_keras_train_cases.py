@@ -9,6 +9,19 @@ from tests import reference
 from tests.test_training_reference import build_model, initial_weights, make_loss
 
 
+# The simulator runs one Python thread per CUDA thread, so a whole trajectory costs seconds there.
+# It runs the cases below, which between them cover the device's loss, penalty, constraint,
+# clipping and validation paths; every case runs on real hardware.
+SIMULATOR_CASES = {"train_3", "train_4", "train_6", "train_8", "train_9", "train_11",
+                   "train_extra_5"}
+
+
+def _cases():
+    for case in reference.cases("train"):
+        marks = () if reference.case_id(case) in SIMULATOR_CASES else (pytest.mark.gpu,)
+        yield pytest.param(case, marks=marks, id=reference.case_id(case))
+
+
 def _unsupported_on_device(case):
     for layer in case["model"]:
         if "activity_regularizer" in layer.get("config", {}):
@@ -16,7 +29,7 @@ def _unsupported_on_device(case):
     return None
 
 
-@pytest.mark.parametrize("case", reference.cases("train"), ids=reference.case_id)
+@pytest.mark.parametrize("case", list(_cases()))
 def test_training_on_cuda_matches_keras(case):
     reason = _unsupported_on_device(case)
     if reason:
