@@ -1,5 +1,7 @@
-"""Models: ``Model`` and ``Sequential``; ``load_model`` and ``model_from_json``."""
+"""Models: ``Model``, ``Sequential``, ``Functional`` (``Model(inputs, outputs)``);
+``load_model`` and ``model_from_json``."""
 
+from numdense.models.functional import Functional
 from numdense.models.model import Model
 from numdense.models.sequential import Sequential
 
@@ -31,4 +33,4 @@ def model_from_json(json_string, custom_objects=None):
     return saving.model_from_json(json_string, custom_objects=custom_objects)
 
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_json"]
+__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json"]

@@ -15,11 +15,18 @@ class Model(Trainer, Layer):
     and friends gather them from ``layers`` (deduplicated, in layer order).
     """
 
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from numdense.models.functional import Functional
+
+            return object.__new__(Functional)  # Python then runs Functional.__init__
+        return object.__new__(cls)
+
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise NotImplementedError(
-                "Functional models (Model(inputs, outputs)) are not available yet in numdense; "
-                "use Sequential."
+                f"{type(self).__name__}(inputs, outputs): subclassed functional models are not "
+                "supported by numdense; use `Model(inputs, outputs)`."
             )
         super().__init__(**kwargs)
 

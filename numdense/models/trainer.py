@@ -73,6 +73,52 @@ def _positive_int(value, name):
     return int(value)
 
 
+def is_sparse_loss(loss_obj):
+    """Whether ``loss_obj`` takes integer class labels (sparse categorical crossentropy)."""
+    spec = loss_obj.kernel_spec()
+    if spec is not None:
+        return spec[0] in _lazy()[4].SPARSE
+    return "sparse" in getattr(loss_obj, "name", "")
+
+
+def prepare_target(y, out_shape, loss_obj, sparse):
+    """The targets ``y`` checked against an output of shape ``out_shape`` for ``loss_obj``:
+    sparse labels (validated class indices) as ``(n, 1)``-like 2-D arrays, dense targets with
+    the output's shape (a missing trailing axis of size 1 is added)."""
+    if sparse:
+        if y.ndim == len(out_shape):
+            if y.shape[-1] != 1:
+                raise ValueError(
+                    f"Sparse labels must have shape {out_shape[:-1] + (1,)} or "
+                    f"{out_shape[:-1]}; received y of shape {y.shape}."
+                )
+            y = y[..., 0]
+        if y.ndim != len(out_shape) - 1:
+            raise ValueError(
+                f"Sparse labels must have shape {out_shape[:-1]}; received y of shape {y.shape}."
+            )
+        classes = out_shape[-1]
+        bad = (y < 0) | (y >= classes) | (y != np.floor(y))
+        if bad.any():
+            i = int(np.argwhere(bad.reshape(-1))[0][0])
+            raise ValueError(
+                f"Received a label value of {y.reshape(-1)[i]} (at index {i}), which is "
+                f"outside the valid range of [0, {classes - 1}] for a model with {classes} "
+                "outputs (labels must be integers)."
+            )
+        y2 = np.ascontiguousarray(y.reshape(y.shape[0], -1))
+    else:
+        if y.ndim == len(out_shape) - 1 and out_shape[-1] == 1:
+            y = y[..., None]
+        if tuple(y.shape[1:]) != tuple(out_shape[1:]):
+            raise ValueError(
+                f"Targets `y` of shape {y.shape} do not match the model output shape "
+                f"{out_shape} for loss '{loss_obj.name}'."
+            )
+        y2 = np.ascontiguousarray(y)
+    return y2
+
+
 class Trainer:
     """Training methods mixed into ``Model``."""
 
@@ -139,10 +185,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
     def _sparse_loss(self):
-        spec = self._loss_obj.kernel_spec()
-        if spec is not None:
-            return spec[0] in _lazy()[4].SPARSE
-        return "sparse" in getattr(self._loss_obj, "name", "")
+        return is_sparse_loss(self._loss_obj)
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None):
         """Validated arrays (x, y2d, weights) for training/evaluation; raises before any change."""
@@ -164,39 +207,8 @@ class Trainer:
                 f"Model '{self.name}' expects inputs of shape {(None,) + expected}; received "
                 f"x of shape {x.shape}."
             )
-        out_shape = self.output_shape
         sparse = self._sparse_loss()
-        if sparse:
-            if y.ndim == len(out_shape):
-                if y.shape[-1] != 1:
-                    raise ValueError(
-                        f"Sparse labels must have shape {out_shape[:-1] + (1,)} or "
-                        f"{out_shape[:-1]}; received y of shape {y.shape}."
-                    )
-                y = y[..., 0]
-            if y.ndim != len(out_shape) - 1:
-                raise ValueError(
-                    f"Sparse labels must have shape {out_shape[:-1]}; received y of shape {y.shape}."
-                )
-            classes = out_shape[-1]
-            bad = (y < 0) | (y >= classes) | (y != np.floor(y))
-            if bad.any():
-                i = int(np.argwhere(bad.reshape(-1))[0][0])
-                raise ValueError(
-                    f"Received a label value of {y.reshape(-1)[i]} (at index {i}), which is "
-                    f"outside the valid range of [0, {classes - 1}] for a model with {classes} "
-                    "outputs (labels must be integers)."
-                )
-            y2 = np.ascontiguousarray(y.reshape(y.shape[0], -1))
-        else:
-            if y.ndim == len(out_shape) - 1 and out_shape[-1] == 1:
-                y = y[..., None]
-            if tuple(y.shape[1:]) != tuple(out_shape[1:]):
-                raise ValueError(
-                    f"Targets `y` of shape {y.shape} do not match the model output shape "
-                    f"{out_shape} for loss '{self._loss_obj.name}'."
-                )
-            y2 = np.ascontiguousarray(y)
+        y2 = prepare_target(y, self.output_shape, self._loss_obj, sparse)
         weights = data_utils.sample_weights(x.shape[0], sample_weight, class_weight, y2, sparse,
                                             dtype)
         return x, y2, weights
@@ -237,23 +249,25 @@ class Trainer:
                 total += float(v.regularizer(backend.to_host(v.value)))
         return total
 
-    def _device_loss_and_grad(self, yt, y_pred, wb):
+    def _device_loss_and_grad(self, yt, y_pred, wb, loss_obj=None, loss_weight=None):
         """The loss of a batch on the GPU: ``(loss, dy)`` with ``dy`` a device array.
 
         The per-sample weights (sample weights, the 1/N of the reduction, ``loss_weights``) are
         formed on the host as for the CPU, then one CUDA kernel computes the loss gradient and
         the weighted total."""
-        spec = self._loss_obj.kernel_spec()
+        loss_obj = self._loss_obj if loss_obj is None else loss_obj
+        loss_weight = self._loss_weight if loss_weight is None else loss_weight
+        spec = loss_obj.kernel_spec()
         if spec is None:
             raise NotImplementedError(
-                f"Loss '{getattr(self._loss_obj, 'name', self._loss_obj)}' has no kernel form and "
+                f"Loss '{getattr(loss_obj, 'name', loss_obj)}' has no kernel form and "
                 "cannot be trained on the 'cuda' device; use a builtin loss or the CPU device."
             )
         from numdense import config, losses
 
         n = int(y_pred.shape[0])
-        w = losses.reduction_weights((n,), wb, None, self._loss_obj.reduction, self.dtype)
-        w = np.ascontiguousarray(np.asarray(w, dtype=np.float64) * self._loss_weight,
+        w = losses.reduction_weights((n,), wb, None, loss_obj.reduction, self.dtype)
+        w = np.ascontiguousarray(np.asarray(w, dtype=np.float64) * loss_weight,
                                  dtype=self.dtype)
         dy = backend.empty(tuple(y_pred.shape), self.dtype, "cuda")
         cuda_losses = backend.kernel_module("losses", "cuda")
@@ -269,52 +283,64 @@ class Trainer:
         and the optimizer update run there, and ``y_pred`` is a device array."""
         if getattr(self, "device", "cpu") == "cuda":
             return self._device_train_step(xb, yb, wb)
-        h = xb
-        activity = []
-        for layer in self.layers:
-            h = layer._train_forward(h)
-            if layer.activity_regularizer is not None:
-                activity.append((layer, h))
-        y_pred = h
+        y_pred, activity = self._train_forward_pass(xb)
         yt = yb if not self._sparse_loss() else yb[:, 0]
         weight_scale = self._loss_weight
         loss = float(self._loss_obj(yt, y_pred, sample_weight=wb)) * weight_scale
         dy = np.asarray(self._loss_obj.grad(yt, y_pred, sample_weight=wb), dtype=self.dtype)
         dy = dy * weight_scale if weight_scale != 1.0 else dy
-        extra = {}
-        for layer, out in activity:
+        activity_loss, extra = self._activity_terms(activity)
+        loss += activity_loss + self._penalties()
+        grads = self._train_backward_pass(dy, extra)
+        variables = self.trainable_weights
+        self.optimizer.apply([grads[id(v)] for v in variables], variables)
+        return loss, y_pred
+
+    @staticmethod
+    def _activity_terms(activity):
+        """The activity-regularizer loss of ``[(key, layer, output)]`` and, per key, the
+        gradient it adds to that output."""
+        loss, extra = 0.0, {}
+        for key, layer, out in activity:
             batch = out.shape[0] or 1
             loss += float(layer.activity_regularizer(out)) / batch
             g = np.zeros_like(out)
             layer.activity_regularizer.add_gradient(np.ascontiguousarray(out), g)
-            extra[id(layer)] = g / batch
-        loss += self._penalties()
+            extra[key] = g / batch
+        return loss, extra
+
+    def _train_forward_pass(self, x):
+        """Forward through the layers for training: ``(y_pred, activity)`` where ``activity``
+        lists ``(key, layer, output)`` for the layers with an activity regularizer."""
+        activity = []
+        for layer in self.layers:
+            x = layer._train_forward(x)
+            if layer.activity_regularizer is not None:
+                activity.append((id(layer), layer, x))
+        return x, activity
+
+    def _train_backward_pass(self, dy, extra):
+        """Backward through the layers from dL/dy_pred; ``extra`` adds gradients to the outputs
+        of the layers it names (by key). Returns ``{id(variable): gradient}``."""
         grads = {}
         for layer in reversed(self.layers):
             if id(layer) in extra:
                 dy = dy + extra[id(layer)]
             dy = layer._train_backward(dy)
             grads.update(layer._grads)
-        variables = self.trainable_weights
-        self.optimizer.apply([grads[id(v)] for v in variables], variables)
-        return loss, y_pred
+        return grads
 
     def _device_train_step(self, xb, yb, wb):
         if any(l.activity_regularizer is not None for l in self.layers):
             raise NotImplementedError(
                 "Activity regularizers are not supported on the 'cuda' device yet."
             )
-        h = backend.to_device(np.ascontiguousarray(xb, dtype=self.dtype))
-        for layer in self.layers:
-            h = layer._train_forward(h)
-        y_pred = h
+        y_pred, _ = self._train_forward_pass(
+            backend.to_device(np.ascontiguousarray(xb, dtype=self.dtype)))
         yt = yb if not self._sparse_loss() else yb[:, 0]
         loss, dy = self._device_loss_and_grad(yt, y_pred, wb)
         loss += self._penalties()
-        grads = {}
-        for layer in reversed(self.layers):
-            dy = layer._train_backward(dy)
-            grads.update(layer._grads)
+        grads = self._train_backward_pass(dy, {})
         variables = self.trainable_weights
         self.optimizer.apply([grads[id(v)] for v in variables], variables)
         return loss, y_pred
