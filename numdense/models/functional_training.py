@@ -236,17 +236,6 @@ class FunctionalTrainer(Trainer):
         self._specs = [_OutputSpec(*args) for args in
                        zip(names, resolved, weights, metric_ids, weighted_ids)]
 
-    def get_compile_config(self):
-        from numdense import saving
-
-        config = saving.get_compile_config(self)
-        if config is not None and getattr(self, "_compile_args", None) is not None:
-            from numdense.saving.compile_config import serialize_structure
-
-            for key, value in self._compile_args.items():
-                config[key] = serialize_structure(key, value)
-        return config
-
     def _assert_multi_compiled(self, method):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before calling `{method}()`.")

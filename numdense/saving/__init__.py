@@ -2,7 +2,7 @@
 
 * ``.keras`` (Keras 3 archive: ``config.json``, ``metadata.json``, ``model.weights.h5``),
   written by ``save_model`` and read by ``load_model``; Keras 3 reads numdense's files and
-  numdense reads Keras' (Sequential models of the layers numdense has).
+  numdense reads Keras' (Sequential and functional models of the layers numdense has).
 * legacy ``.h5`` (Keras 2 / Keras 3 ``model.save("x.h5")``), read and written.
 * ``.weights.h5`` (Keras 3 weights layout) through ``save_weights`` / ``load_weights``.
 * JSON configs: ``to_json`` / ``model_from_json``.
@@ -32,7 +32,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Saves a model to a ``.keras`` archive (or a legacy ``.h5`` file), atomically.
 
     Args:
-        model: a numdense Sequential.
+        model: a numdense Sequential or functional model.
         filepath: path ending in ``.keras`` (or ``.h5``).
         overwrite: whether an existing file may be replaced.
         zipped: must be None or True (numdense writes zipped archives only).
@@ -67,7 +67,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         safe_mode: accepted for Keras compatibility (numdense never runs code from a file).
 
     Returns:
-        A numdense ``Sequential``.
+        A numdense ``Sequential`` or ``Functional`` model.
 
     Raises:
         ValueError: for a missing, corrupt, truncated or foreign file, an unsupported model

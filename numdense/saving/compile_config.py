@@ -22,6 +22,22 @@ def _serialize_metric(metric):
     return metrics.serialize(metric)
 
 
+def serialize_structure(key, value):
+    """A per-output compile argument (``loss``, ``loss_weights``, ``metrics``,
+    ``weighted_metrics``; lists, dicts by output name, nested lists) serialized."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: serialize_structure(key, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [serialize_structure(key, v) for v in value]
+    if key == "loss":
+        return _serialize_loss(value)
+    if key == "loss_weights":
+        return float(value)
+    return _serialize_metric(value)
+
+
 def get_compile_config(model):
     """The arguments ``compile`` was called with, serialized as Keras 3 does (None if not
     compiled).
@@ -33,6 +49,12 @@ def get_compile_config(model):
 
     if not getattr(model, "compiled", False):
         return None
+    structured = getattr(model, "_compile_args", None)  # a functional model's arguments
+    if structured is not None:
+        out = {"optimizer": optimizers.serialize(model.optimizer)}
+        out.update({k: serialize_structure(k, v) for k, v in structured.items()})
+        out.update({"run_eagerly": False, "steps_per_execution": 1, "jit_compile": False})
+        return out
     weight = getattr(model, "_loss_weight", 1.0)
     weighted = getattr(model, "_weighted_metric_ids", [])
     return {
@@ -74,7 +96,11 @@ def _loss_from_config(config):
         return _loss_from_config(config[0])
     if isinstance(config, dict) and "class_name" in config:
         return losses.deserialize(config)
-    raise ValueError(f"Unsupported loss in compile config (single-output models only): {config!r}")
+    if isinstance(config, (list, tuple)):  # one loss per output
+        return [_loss_from_config(c) for c in config]
+    if isinstance(config, dict):  # by output name
+        return {k: _loss_from_config(v) for k, v in config.items()}
+    raise ValueError(f"Unsupported loss in compile config: {config!r}")
 
 
 def _metrics_from_config(config):
@@ -82,13 +108,14 @@ def _metrics_from_config(config):
 
     if config is None:
         return None
-    if isinstance(config, dict) and "class_name" not in config:
-        raise ValueError(f"Unsupported metrics in compile config (per-output dict): {config!r}")
+    if isinstance(config, dict) and "class_name" not in config:  # by output name
+        return {k: _metrics_from_config(v) for k, v in config.items()}
     if not isinstance(config, (list, tuple)):
         config = [config]
     if len(config) == 1 and isinstance(config[0], (list, tuple)):
         config = config[0]  # Keras 2 writes one list per output
-    return [m if isinstance(m, str) else metrics.deserialize(m) for m in config]
+    return [_metrics_from_config(m) if isinstance(m, (list, tuple)) else
+            m if isinstance(m, str) or m is None else metrics.deserialize(m) for m in config]
 
 
 def compile_from_config(model, config):

@@ -2,7 +2,8 @@
 
 Configs written by Keras carry options numdense does not have (``quantization_config``,
 ``optional``...). Such an option at its default value is dropped; any other value, an unknown
-layer class or a model class other than ``Sequential`` raises a ``ValueError`` naming it.
+layer class or a model class other than ``Sequential`` / ``Functional`` raises a
+``ValueError`` naming it.
 """
 
 import copy
@@ -11,6 +12,8 @@ import json
 from numdense.saving.compile_config import compile_from_config, get_compile_config
 
 _MODULE_OF_MODEL = "keras"
+_MODULE_OF_FUNCTIONAL = "keras.src.models.functional"
+_FUNCTIONAL_NAMES = ("Functional", "Model")
 
 # Keras-only layer options and the value under which numdense can ignore them.
 _IGNORABLE = {
@@ -29,13 +32,24 @@ def serialize_model(model):
     """The Keras 3 dict of a model: ``module``, ``class_name``, ``config``, build and compile.
 
     Args:
-        model: a numdense ``Sequential``.
+        model: a numdense ``Sequential`` or functional model.
     """
+    from numdense.models.functional import Functional
     from numdense.models.sequential import Sequential
 
+    if isinstance(model, Functional):
+        return {
+            "module": _MODULE_OF_FUNCTIONAL,
+            "class_name": "Functional",
+            "config": _with_keras_defaults(model.get_config(), model),
+            "registered_name": "Functional",
+            "build_config": {"input_shape": None},
+            "compile_config": get_compile_config(model) or {},
+        }
     if not isinstance(model, Sequential):
         raise ValueError(
-            f"Only Sequential models can be saved by numdense; received {type(model).__name__}."
+            "Only Sequential and functional models can be saved by numdense; received "
+            f"{type(model).__name__}."
         )
     out = {
         "module": _MODULE_OF_MODEL,
@@ -57,6 +71,8 @@ def _with_keras_defaults(config, model):
             if key != "sparse" and key not in entry["config"]:
                 entry["config"][key] = default
     layers = config["layers"]
+    if "input_layers" in config:
+        return config
     if model.built and layers and layers[0]["class_name"] == "InputLayer":
         config.setdefault("build_input_shape", list(layers[0]["config"]["batch_shape"]))
     return config
@@ -93,17 +109,21 @@ def _check_model_class(config):
             f"received {str(config)[:200]}"
         )
     name = config["class_name"]
-    if name in ("Functional", "Model"):
-        raise ValueError(
-            "Unsupported model type 'Functional': this file holds a Keras functional model "
-            "(Model(inputs, outputs)), which numdense cannot load yet; only Sequential models "
-            "are supported."
-        )
+    inner = config["config"]
+    if name in _FUNCTIONAL_NAMES:
+        if not isinstance(inner, dict) or not all(
+                isinstance(inner.get(k), list) for k in ("layers", "input_layers",
+                                                         "output_layers")):
+            raise ValueError(
+                "Invalid functional model config: it needs 'layers', 'input_layers' and "
+                "'output_layers' lists."
+            )
+        return
     if name != "Sequential":
         raise ValueError(
-            f"Unsupported model class '{name}': numdense can load Sequential models only."
+            f"Unsupported model class '{name}': numdense can load Sequential and functional "
+            "models only."
         )
-    inner = config["config"]
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
         raise ValueError("Invalid Sequential config: missing its 'layers' list.")
 
@@ -148,8 +168,22 @@ def _build_layer(entry, custom_objects):
         raise ValueError(f"Cannot load {_layer_label(entry)}: {e}") from None
 
 
+def _functional_from_entries(inner, entries, custom_objects):
+    from numdense.models.functional import Functional
+    from numdense.models.functional_graph import functional_from_config
+
+    config = dict(inner, layers=entries)
+    try:
+        return functional_from_config(Functional, config, custom_objects,
+                                      layer_builder=lambda e: _build_layer(e, custom_objects))
+    except (TypeError, KeyError, IndexError) as e:
+        raise ValueError(
+            f"Cannot build functional model '{inner.get('name')}' from its config: {e}"
+        ) from None
+
+
 def deserialize_model(config, custom_objects=None, compile=True):
-    """Builds a Sequential model from its Keras 3 (or legacy ``{class_name, config}``) dict.
+    """Builds a Sequential or functional model from its Keras 3 (or legacy) dict.
 
     Every layer entry is checked before anything is built. The model is built from its
     input layer or ``build_input_shape``/``build_config``, and compiled from
@@ -166,6 +200,11 @@ def deserialize_model(config, custom_objects=None, compile=True):
     inner = config["config"]
     classes = _classes(custom_objects)
     entries = [_normalize_layer(e, classes) for e in inner["layers"]]
+    if config["class_name"] in _FUNCTIONAL_NAMES:
+        model = _functional_from_entries(inner, entries, custom_objects)
+        if compile and config.get("compile_config"):
+            compile_from_config(model, config["compile_config"])
+        return model
     model = Sequential(name=inner.get("name"), trainable=inner.get("trainable", True))
     for entry in entries:
         layer = _build_layer(entry, custom_objects)

@@ -49,8 +49,8 @@ def read_names(group, name):
 def _legacy_config(model):
     config = json_io.serialize_model(model)
     inner = dict(config["config"])
-    inner["layers"] = [{"class_name": e["class_name"], "config": e["config"]}
-                       for e in inner["layers"]]
+    keep = ("class_name", "config", "name", "inbound_nodes")
+    inner["layers"] = [{k: e[k] for k in keep if k in e} for e in inner["layers"]]
     return {"class_name": config["class_name"], "config": inner}
 
 
@@ -76,7 +76,7 @@ def save_h5(model, filepath, overwrite=True, include_optimizer=True):
     """Writes ``model`` in the legacy ``.h5`` format (loadable by Keras 3), atomically.
 
     Args:
-        model: a numdense Sequential.
+        model: a numdense Sequential or functional model.
         filepath: target path (``.h5``).
         overwrite: whether an existing file may be replaced.
         include_optimizer: also write the training config and optimizer state.
