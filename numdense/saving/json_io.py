@@ -111,9 +111,9 @@ def _check_model_class(config):
     name = config["class_name"]
     inner = config["config"]
     if name in _FUNCTIONAL_NAMES:
-        if not isinstance(inner, dict) or not all(
-                isinstance(inner.get(k), list) for k in ("layers", "input_layers",
-                                                         "output_layers")):
+        if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list) or not all(
+                isinstance(inner.get(k), (list, dict)) for k in ("input_layers",
+                                                                 "output_layers")):
             raise ValueError(
                 "Invalid functional model config: it needs 'layers', 'input_layers' and "
                 "'output_layers' lists."
