@@ -13,6 +13,11 @@ def _softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))  # no cancellation for large |x|
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 ACTIVATIONS = {
     "linear": lambda x: x,
     "relu": lambda x: np.where(x > 0, x, np.where(np.isnan(x), x, 0.0)),
@@ -22,9 +27,9 @@ ACTIVATIONS = {
     "selu": lambda x: 1.0507009873554805 * np.where(
         x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
     "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
-    "sigmoid": lambda x: 0.5 * (1 + np.tanh(0.5 * x)),
+    "sigmoid": lambda x: _sigmoid(x),
     "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
-    "silu": lambda x: x * 0.5 * (1 + np.tanh(0.5 * x)),
+    "silu": lambda x: x * _sigmoid(x),
     "softplus": lambda x: np.logaddexp(0, x),
     "softsign": lambda x: x / (1 + np.abs(x)),
     "tanh": np.tanh,
