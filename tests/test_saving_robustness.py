@@ -135,9 +135,9 @@ def edited_config(saved, tmp_path, edit):
 
 def test_unknown_layer_class_is_named(saved, tmp_path):
     def edit(config):
-        config["config"]["layers"][1]["class_name"] = "Conv2D"
+        config["config"]["layers"][1]["class_name"] = "LSTM"
 
-    with pytest.raises(ValueError, match="Unsupported layer type 'Conv2D'"):
+    with pytest.raises(ValueError, match="Unsupported layer type 'LSTM'"):
         nd.models.load_model(edited_config(saved, tmp_path, edit))
 
 
