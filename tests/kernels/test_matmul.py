@@ -72,7 +72,7 @@ def test_core_matches_numpy(variant, dtype, m, k, n, accumulate, seed):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m,k,n", [(130, 257, 67), (6, 520, 16), (200, 300, 100), (73, 33, 145), (5, 64, 1000), (100, 150, 70)])
+@pytest.mark.parametrize("m,k,n", [(130, 257, 67), (6, 520, 16), (200, 300, 100), (73, 33, 145), (5, 64, 1000), (100, 150, 70), (150, 500, 200)])
 def test_packed_path_shapes(variant, dtype, m, k, n, rng):
     _, core, ta, tb = VARIANTS[variant]
     a, b = operands(rng, m, k, n, ta, tb, dtype)

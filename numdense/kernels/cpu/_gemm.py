@@ -23,6 +23,7 @@ MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 PARALLEL_FMAS = 1 << 21  # from here on run in parallel; between the two, packed but serial
 KB_PACK = 32  # depth rows per B-packing task
+PACK_B_PARALLEL_MIN = 1 << 16  # packed B elements from which packing runs in its own parallel region
 DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without packing
 KSPLIT_MAX_M = 128  # up to this many rows (and a deep enough K) the parallel driver splits the depth
 KSPLIT_MIN_K = 256  # depth per thread at least this for the depth split
@@ -307,7 +308,8 @@ def pack_b(b, tb, jp0, bpk):
     op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk C-contiguous, written.
     """
     k_len = bpk.shape[1]
-    if jp0 >= bpk.shape[0] - 1:  # at most one panel: not worth a parallel region
+    # A parallel region costs more than packing a small B (e.g. dz for a weight gradient) serially.
+    if (bpk.shape[0] - jp0) * k_len * bpk.shape[2] < PACK_B_PARALLEL_MIN:
         _pack_b_rows(b, tb, 0, k_len, jp0, bpk)
         return
     for t in prange((k_len + KB_PACK - 1) // KB_PACK):
