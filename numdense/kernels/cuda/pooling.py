@@ -31,7 +31,8 @@ def _unravel(e, d1, d2, d3):
 def _window_range(o, s, p, k, size):
     """First and past-the-end input index of window o (stride s, padding before p, size k)."""
     lo = o * s - p
-    return max(lo, 0), min(lo + k, size)
+    hi = lo + k
+    return (lo if lo > 0 else 0), (hi if hi < size else size)
 
 
 @cuda.jit(device=True)
@@ -39,7 +40,8 @@ def _windows_over(h, s, p, k, out_len):
     """Range of windows (stride s, padding before p, size k) that contain input index h."""
     lo = h + p - k + 1
     first = 0 if lo <= 0 else (lo + s - 1) // s
-    return first, min((h + p) // s + 1, out_len)
+    last = (h + p) // s + 1
+    return first, (last if last < out_len else out_len)
 
 
 @functools.lru_cache(maxsize=None)
