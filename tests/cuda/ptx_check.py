@@ -22,7 +22,7 @@ CC = (7, 5)
 # Device functions are compiled for "the current device"; there is none, so name a target.
 _dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=CC)
 
-from numdense.kernels.cuda import _config, _reduce, activations, bias, constraints, dropout, losses, matmul, optimizers, regularizers  # noqa: E402
+from numdense.kernels.cuda import _config, _reduce, activations, bias, constraints, conv, dropout, losses, matmul, optimizers, pooling, regularizers  # noqa: E402
 from numdense.kernels.cuda.dropout import xoroshiro128p_dtype  # noqa: E402
 
 i64, f64, b1 = types.int64, types.float64, types.boolean
@@ -66,11 +66,23 @@ def kernels(t):
     yield "dropout from noise", fn, (A1, A1, A1, A1, f64, t)
     yield "dropout from states", fs, (A1, arr(numba.from_dtype(xoroshiro128p_dtype), 1), A1, A1, f64, t)
     yield "dropout backward", db, (A1, A1, A1)
+    A4, I4 = arr(t, 4), arr(i64, 4)
+    im2col, col2im = conv._kernels(dt)
+    yield "conv im2col", im2col, (A4,) + (i64,) * 8 + (A4,)
+    yield "conv col2im", col2im, (A4,) + (i64,) * 8 + (A4,)
+    max_f, max_b, avg_f, avg_b, gavg_f, gavg_b, zero = pooling._kernels(dt)
+    yield "pool max forward", max_f, (A4,) + (i64,) * 6 + (A4, I4)
+    yield "pool max backward", max_b, (A4, I4, A4)
+    yield "pool avg forward", avg_f, (A4,) + (i64,) * 6 + (A4,)
+    yield "pool avg backward", avg_b, (A4,) + (i64,) * 6 + (A4,)
+    yield "pool global avg forward", gavg_f, (A4, A2)
+    yield "pool global avg backward", gavg_b, (A2, A4)
+    yield "pool zero", zero, (A4,)
 
 
 # Kernels whose float32 variant must compute in float32 only (the others accumulate in float64
 # on purpose, as their CPU twins do).
-PURE = ("gemm", "activation", "softmax", "bias", "regularizer grad", "dropout backward", "constraint non_neg")
+PURE = ("gemm", "activation", "softmax", "bias", "regularizer grad", "dropout backward", "constraint non_neg", "conv", "pool")
 
 
 def main():
