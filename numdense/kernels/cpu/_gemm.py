@@ -409,12 +409,21 @@ def use_small(m, n, k_len):
 @kernel(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"})
 def small_nn(a, b, out, accumulate):
     """Serial out (+)= a @ b without packing (i-k-j order). a (M, K), b (K, N), out (M, N), C-contiguous."""
+    k_len = a.shape[1]
+    k4 = k_len - k_len % 4
     for i in range(a.shape[0]):
         orow = out[i]
         if not accumulate:
             orow[:] = 0
         arow = a[i]
-        for k in range(a.shape[1]):
+        # Four depth rows per pass over orow: a quarter of the loads/stores of orow, and the same
+        # sequence of fused multiply-adds per element as one row at a time.
+        for k in range(0, k4, 4):
+            a0, a1, a2, a3 = arow[k], arow[k + 1], arow[k + 2], arow[k + 3]
+            b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+            for j in range(orow.shape[0]):
+                orow[j] = orow[j] + a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
+        for k in range(k4, k_len):
             aik = arow[k]
             brow = b[k]
             for j in range(orow.shape[0]):
@@ -424,11 +433,18 @@ def small_nn(a, b, out, accumulate):
 @kernel(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"})
 def small_tn(a, b, out, accumulate):
     """Serial out (+)= a.T @ b without packing. a (K, M), b (K, N), out (M, N), C-contiguous."""
+    k_len = a.shape[0]
+    k4 = k_len - k_len % 4
     for i in range(a.shape[1]):
         orow = out[i]
         if not accumulate:
             orow[:] = 0
-        for k in range(a.shape[0]):
+        for k in range(0, k4, 4):  # four depth rows per pass, as in small_nn
+            a0, a1, a2, a3 = a[k, i], a[k + 1, i], a[k + 2, i], a[k + 3, i]
+            b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+            for j in range(orow.shape[0]):
+                orow[j] = orow[j] + a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
+        for k in range(k4, k_len):
             aki = a[k, i]
             brow = b[k]
             for j in range(orow.shape[0]):
