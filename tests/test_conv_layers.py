@@ -120,13 +120,13 @@ _________________________________________________________________
 =================================================================
  conv2d (Conv2D)             (None, 26, 26, 32)        320       
                                                                  
- max_pooling2d (MaxPooling2  (None, 13, 13, 32)        0         
- D)                                                              
+ max_pooling2d (MaxPooling2D  (None, 13, 13, 32)       0         
+ )                                                               
                                                                  
  conv2d_1 (Conv2D)           (None, 11, 11, 64)        18496     
                                                                  
- max_pooling2d_1 (MaxPoolin  (None, 5, 5, 64)          0         
- g2D)                                                            
+ max_pooling2d_1 (MaxPooling  (None, 5, 5, 64)         0         
+ 2D)                                                             
                                                                  
  conv2d_2 (Conv2D)           (None, 3, 3, 64)          36928     
                                                                  

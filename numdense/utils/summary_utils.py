@@ -9,7 +9,9 @@ def _print_row(fields, positions, print_fn):
             start = positions[col - 1] if col else 0
             last = col == len(positions) - 1
             space = 0 if last else 2
-            cutoff = positions[col] - start - space - (0 if last else 1)
+            # Keras 2.7-2.12 leave no extra column here (2.13 added one), so a field that fills
+            # its column pushes the rest of that line one character to the right, as there.
+            cutoff = positions[col] - start - space
             piece = text[:cutoff]
             # Break long shapes after a closing bracket, as Keras does.
             breaks = [piece.find(t) + len(t) for t in ("),", "},", "],", "',") if piece.find(t) >= 0]
