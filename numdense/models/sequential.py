@@ -134,13 +134,13 @@ class Sequential(Model):
     def _inference_plan(self):
         """Per-layer kernel arguments for a stack of Dense (and inference-time Dropout) layers
         with builtin activations, or None. Rebuilt when a layer or an activation changes."""
-        layers = self.layers
-        key = tuple((id(l), id(getattr(l, "activation", None))) for l in layers)
-        cached = getattr(self, "_inference_cache", None)
+        # The layers and activations themselves (not their ids, which a new object may reuse).
+        key = [(l, getattr(l, "activation", None)) for l in self._layers]
+        cached = self.__dict__.get("_inference_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
-        plan = []
-        for layer in layers:
+        plan = [] if self.device == "cpu" else None  # a model on the GPU runs per layer there
+        for layer in self.layers if plan is not None else ():
             if isinstance(layer, Dropout):
                 continue
             if not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer:
@@ -181,13 +181,15 @@ class Sequential(Model):
         return x if on_device else backend.to_host(x)
 
     def __call__(self, inputs, training=False, **kwargs):
-        if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
-            return self._device_call(inputs, training)
-        if (not training and self.built and type(inputs) is np.ndarray and inputs.ndim == 2
+        # The fast path comes first: its plan exists only for a model on the CPU, so the device
+        # (a walk over the layers) is looked up once per plan, not once per call.
+        if (not training and type(inputs) is np.ndarray and self.built and inputs.ndim == 2
                 and inputs.dtype == self.dtype and inputs.flags.c_contiguous):
             plan = self._inference_plan()
             if plan is not None and inputs.shape[1] == plan[0][0].shape[0]:
                 return self._fast_forward(inputs, plan)
+        if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
+            return self._device_call(inputs, training)
         if isinstance(inputs, KerasTensor):
             if not self.built:
                 self.build(inputs.shape)

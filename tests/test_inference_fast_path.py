@@ -1,0 +1,35 @@
+"""Sequential's compiled inference path (``_inference_plan`` / ``_fast_forward``): results and
+cache invalidation when layers or activations change."""
+
+import numpy as np
+
+import numdense as nd
+from numdense.layers import Dense
+
+
+def _reference(model, x):
+    h = x.astype(np.float64)
+    for layer in model.layers:
+        w, b = (v.astype(np.float64) for v in layer.get_weights())
+        h = h @ w + b
+        if layer.activation is nd.activations.relu:
+            h = np.maximum(h, 0)
+    return h
+
+
+def test_fast_path_matches_reference_and_follows_layer_changes(rng):
+    model = nd.Sequential([nd.Input((7,)), Dense(5, activation="relu"), Dense(3)])
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    first = model(x)
+    assert model._inference_plan() is not None  # the compiled path served the call
+    np.testing.assert_allclose(first, _reference(model, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(x[:1]), first[:1], rtol=1e-6, atol=1e-7)
+
+    model.layers[0].activation = nd.activations.get("linear")  # same layers, new activation
+    np.testing.assert_allclose(model(x), _reference(model, x), rtol=1e-5, atol=1e-6)
+
+    model.pop()
+    model.add(Dense(2))
+    got = model(x)
+    assert got.shape == (4, 2)
+    np.testing.assert_allclose(got, _reference(model, x), rtol=1e-5, atol=1e-6)
