@@ -124,15 +124,15 @@ def avgpool2d_backward_into(dy, ph, pw, sh, sw, pt, pl, dx):
                             dst[c] += g[c] * scale
 
 
-@kernel(parallel=True)
+@kernel
 def global_avgpool2d_forward_into(x, out):
     """out[n, c] = mean of x[n, :, :, c].
 
-    x (N, H, W, C); out (N, C); C-contiguous, one float dtype; out overwritten. Parallel over
-    images.
+    x (N, H, W, C); out (N, C); C-contiguous, one float dtype; out overwritten. Serial: one
+    pass over x, too little work per element to pay for a parallel region (or its compile).
     """
     n_img, h_in, w_in, c_in = x.shape
-    for n in prange(n_img):
+    for n in range(n_img):
         o = out[n]
         o[:] = 0
         for h in range(h_in):
@@ -145,15 +145,15 @@ def global_avgpool2d_forward_into(x, out):
             o[c] *= scale
 
 
-@kernel(parallel=True)
+@kernel
 def global_avgpool2d_backward_into(dy, dx):
     """dx[n, h, w, c] = dy[n, c] / (H * W).
 
-    dy (N, C); dx (N, H, W, C); C-contiguous, one float dtype; dx overwritten. Parallel over
-    images.
+    dy (N, C); dx (N, H, W, C); C-contiguous, one float dtype; dx overwritten. Serial (see the
+    forward).
     """
     n_img, h_in, w_in, c_in = dx.shape
-    for n in prange(n_img):
+    for n in range(n_img):
         g = dy[n]
         scale = 1.0 / (h_in * w_in)
         for h in range(h_in):
