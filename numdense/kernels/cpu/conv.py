@@ -101,6 +101,14 @@ def col2im_into(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
 
 
 @kernel
+def _rows(a, rows, width):
+    """A (rows, width) view of a C-contiguous array; (0, 0) for an empty one ("not given")."""
+    if a.size == 0:
+        return a.reshape((0, 0))
+    return a.reshape((rows, width))
+
+
+@kernel
 def conv2d_forward_into(x, w, b, cols, out, preact, sh, sw, dh, dw, pt, pl, kind, p0, p1, p2):
     """out = act(conv2d(x, w) + b), NHWC, through im2col and the fused dense GEMM.
 
@@ -117,8 +125,7 @@ def conv2d_forward_into(x, w, b, cols, out, preact, sh, sw, dh, dw, pt, pl, kind
         raise ValueError("conv2d_forward_into: x, w, cols and out shapes do not match")
     im2col_into(x, kh, kw, sh, sw, dh, dw, pt, pl, cols)
     rows = n_img * oh_len * ow_len
-    keep = preact.shape[0] != 0
-    p2d = preact.reshape((rows if keep else 0, f if keep else 0))
+    p2d = _rows(preact, rows, f)
     dense_forward_into(cols.reshape((rows, width)), w.reshape((width, f)), b, out.reshape((rows, f)), p2d,
                        kind, p0, p1, p2)
 
@@ -139,11 +146,9 @@ def conv2d_backward_into(cols, w, preact, y, dy, dz, dcols, dx, dw, db, sh, sw, 
     rows = n_img * oh_len * ow_len
     if dy.shape[0] != n_img or dy.shape[1] != oh_len or dy.shape[2] != ow_len or dy.shape[3] != f:
         raise ValueError("conv2d_backward_into: dy shape does not match cols and w")
-    keep = preact.shape[0] != 0
-    p2d = preact.reshape((rows if keep else 0, f if keep else 0))
-    has_y = y.shape[0] != 0
-    y2d = y.reshape((rows if has_y else 0, f if has_y else 0))
-    dcols2d = dcols.reshape((rows if need_dx else 0, width if need_dx else 0))
+    p2d = _rows(preact, rows, f)
+    y2d = _rows(y, rows, f)
+    dcols2d = _rows(dcols, rows, width)
     dense_backward_into(cols.reshape((rows, width)), w.reshape((width, f)), p2d, y2d, dy.reshape((rows, f)),
                         dz.reshape((rows, f)), dcols2d, dw.reshape((width, f)), db, kind, p0, p1, p2, need_dx)
     if need_dx:
