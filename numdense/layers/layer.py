@@ -35,13 +35,17 @@ def to_float_array(x, dtype, what="input"):
     """Converts user input (array, list, Variable) to a C-contiguous float array of ``dtype``."""
     if isinstance(x, Variable):
         x = x.numpy()
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"Expected {what} to be a rectangular numeric array: {exc}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Expected {what} to be a numeric array (bool, int or float); "
             f"received an array of dtype {arr.dtype}."
         )
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # np.asarray with order="C", not np.ascontiguousarray, which turns a scalar into shape (1,).
+    return np.asarray(arr, dtype=dtype, order="C")
 
 
 def _batch_shape_from_kwargs(kwargs):

@@ -18,7 +18,7 @@ import numpy as np
 
 from numdense import backend
 from numdense.models import data as data_utils
-from numdense.models.trainer import (Trainer, _lazy, _positive_int, _resolve_loss,
+from numdense.models.trainer import (Trainer, _lazy, _positive_int, epoch_range, _resolve_loss,
                                      is_sparse_loss, prepare_target)
 from numdense.utils.progbar import resolve_verbose
 
@@ -455,6 +455,7 @@ class FunctionalTrainer(Trainer):
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         validation_freq = _positive_int(validation_freq, "validation_freq")
+        initial_epoch, epochs = epoch_range(epochs, initial_epoch)
         xs, ys, weights = self._prepare_multi(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
@@ -477,7 +478,7 @@ class FunctionalTrainer(Trainer):
         callbacks_module = _lazy()[0]
         cbs = callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=int(epochs), steps=steps)
+            verbose=verbose, epochs=epochs, steps=steps)
         stop_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs.callbacks)
         from numdense.utils.random import draw_seed
 
@@ -486,7 +487,7 @@ class FunctionalTrainer(Trainer):
         self.stop_training = False
         cbs.on_train_begin()
         logs = None
-        for epoch in range(int(initial_epoch), int(epochs)):
+        for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.int64)
             loss_sum, per_sum, count, preds = 0.0, {}, 0, []
@@ -560,6 +561,8 @@ class FunctionalTrainer(Trainer):
             return Trainer.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
         self._assert_multi_compiled("train_on_batch")
         xs, ys, weights = self._prepare_multi(x, y, sample_weight, class_weight)
+        if not xs[0].shape[0]:
+            raise ValueError("`x` is empty: train_on_batch needs at least one sample.")
         self._build_multi_metrics(ys)
         total, per, outs = self._multi_train_step(xs, ys, weights)
         logs = self._ordered_logs(total, per, self._multi_metric_logs(ys, outs, weights))

@@ -132,7 +132,12 @@ class Model(Trainer, Layer):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
         x = to_float_array(x, self.dtype, what="the input of predict")
-        n = x.shape[0] if x.ndim else 0
+        if x.ndim == 0:
+            raise ValueError(
+                f"Model '{self.name}' expects batched inputs for predict (a first axis of "
+                "samples); received a scalar."
+            )
+        n = x.shape[0]
         total_steps = -(-n // batch_size)
         if steps is not None:
             total_steps = min(total_steps, int(steps))

@@ -73,6 +73,17 @@ def _positive_int(value, name):
     return int(value)
 
 
+def epoch_range(epochs, initial_epoch):
+    """``(initial_epoch, epochs)`` as ints, or a ValueError naming the argument."""
+    out = []
+    for name, value in (("initial_epoch", initial_epoch), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(
+                f"`{name}` must be a non-negative integer. Received: {name}={value!r}")
+        out.append(int(value))
+    return tuple(out)
+
+
 def is_sparse_loss(loss_obj):
     """Whether ``loss_obj`` takes integer class labels (sparse categorical crossentropy)."""
     spec = loss_obj.kernel_spec()
@@ -106,7 +117,7 @@ def prepare_target(y, out_shape, loss_obj, sparse):
                 f"outside the valid range of [0, {classes - 1}] for a model with {classes} "
                 "outputs (labels must be integers)."
             )
-        y2 = np.ascontiguousarray(y.reshape(y.shape[0], -1))
+        y2 = np.ascontiguousarray(y.reshape(y.shape[0], int(np.prod(y.shape[1:]))))
     else:
         if y.ndim == len(out_shape) - 1 and out_shape[-1] == 1:
             y = y[..., None]
@@ -378,7 +389,7 @@ class Trainer:
         self._assert_compiled("fit")
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        epochs = int(epochs)
+        initial_epoch, epochs = epoch_range(epochs, initial_epoch)
         validation_freq = _positive_int(validation_freq, "validation_freq")
         x, y, weights = self._prepare(x, y, sample_weight, class_weight)
         val = None
@@ -422,11 +433,11 @@ class Trainer:
         if (plan is not None and verbose == 0 and val is None and not track
                 and all(isinstance(cb, quiet) for cb in cbs.callbacks)):
             logs = self._fit_whole_epochs(plan, cbs, x, y, weights, n, steps, rng, shuffle,
-                                          int(initial_epoch), epochs, stop_on_nan)
+                                          initial_epoch, epochs, stop_on_nan)
             cbs.on_train_end(logs)
             self.history = cbs.history
             return self.history
-        for epoch in range(int(initial_epoch), epochs):
+        for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
             order = order.astype(np.int64)
@@ -615,9 +626,11 @@ class Trainer:
         """Runs one gradient update on one batch; returns the loss (and metrics)."""
         self._assert_compiled("train_on_batch")
         x, y, weights = self._prepare(x, y, sample_weight, class_weight)
-        self._build_metrics(y, self.output_shape)
         n = x.shape[0]
-        plan = self._plan(n, y.shape[1]) if n else None
+        if not n:
+            raise ValueError("`x` is empty: train_on_batch needs at least one sample.")
+        self._build_metrics(y, self.output_shape)
+        plan = self._plan(n, y.shape[1])
         batch_losses, batch_sizes = np.zeros(1), np.zeros(1)
         if plan is not None:
             lrs = self.optimizer.learning_rates(self.optimizer.iterations, 1)

@@ -202,17 +202,12 @@ def test_bad_inputs_raise_named_errors_and_change_nothing(config, width, bad, ca
     assert model.optimizer.iterations == 0
 
 
-@pytest.mark.xfail(strict=True, reason="layers/layer.py to_float_array: a ragged list leaks "
-                                       "NumPy's 'inhomogeneous shape' ValueError without naming "
-                                       "the input")
 def test_ragged_input_is_named():
     model = build(2, [1], ["linear"], [True], "float32")
     with pytest.raises(ValueError, match="input"):
         model([[0.0, 1.0], [0.0]])
 
 
-@pytest.mark.xfail(strict=True, reason="layers/input_spec.py + layer.py: a scalar input is "
-                                       "reported as 'found ndim=1, shape (1,)'")
 def test_scalar_input_is_reported_as_scalar():
     model = build(2, [1], ["linear"], [True], "float32")
     with pytest.raises(ValueError, match=r"ndim=0|scalar"):

@@ -142,8 +142,6 @@ def test_callbacks_not_a_list_is_named():
         sparse_model().fit(x, y, verbose=0, callbacks=nd.callbacks.TerminateOnNaN())
 
 
-@pytest.mark.xfail(strict=True, reason="trainer.py: int(epochs) leaks 'invalid literal for "
-                                       "int()' without naming the argument")
 @pytest.mark.parametrize("name", ["epochs", "initial_epoch"])
 def test_non_integer_epochs_are_named(name):
     x, y = sparse_data()
@@ -151,8 +149,6 @@ def test_non_integer_epochs_are_named(name):
         sparse_model().fit(x, y, verbose=0, **{name: "x"})
 
 
-@pytest.mark.xfail(strict=True, reason="trainer.py: train_on_batch on an empty batch leaks "
-                                       "'only 0-dimensional arrays can be converted'")
 def test_train_on_empty_batch():
     model = sparse_model()
     before = model.get_weights()
