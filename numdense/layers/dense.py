@@ -180,7 +180,8 @@ class Dense(Layer):
     def _train_forward(self, x):
         if self._device == "cuda":
             return self._cuda_call(x, keep=True)
-        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        # The previous layer may compute in another dtype; the kernels need one dtype throughout.
+        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]), dtype=self._dtype)
         rows = x2.shape[0]
         z = np.empty((rows, self.units), dtype=self._dtype)
         y = np.empty_like(z)

@@ -88,7 +88,7 @@ class DenseStackPlan:
         if getattr(model, "device", "cpu") != "cpu":  # the compiled loop is CPU-only
             return None
         units = _units(model)
-        if units is None or model.dtype != units[0][0].dtype:
+        if units is None or any(u[0].dtype != model.dtype for u in units):
             return None
         if len(model.input_shape) > 2 and not isinstance(model.layers[0], Flatten):
             return None

@@ -39,6 +39,15 @@ class Sequential(Model):
 
     # ---------------------------------------------------------------- layers
     @property
+    def dtype(self):
+        """The dtype the model computes in and returns: that of its last layer with weights
+        (else its input's, else ``floatx()``), so a stack of float64 layers is a float64 model."""
+        for layer in reversed(self._layers):
+            if layer.weights or isinstance(layer, InputLayer):
+                return layer.dtype
+        return self._dtype
+
+    @property
     def layers(self):
         return [l for l in self._layers if not isinstance(l, InputLayer)]
 
@@ -143,7 +152,8 @@ class Sequential(Model):
         for layer in self.layers if plan is not None else ():
             if isinstance(layer, Dropout):
                 continue
-            if not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer:
+            if (not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer
+                    or layer.dtype != self.dtype):
                 plan = None
                 break
             spec = activations.kernel_spec(layer.activation or activations.linear)

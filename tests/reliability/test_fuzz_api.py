@@ -113,8 +113,6 @@ def test_forward_matches_numpy(config, width, batch, dtype, input_dtype, layout,
         input_dtype = "float64"  # [] has no width: not a batch of 0 samples
     given_x = x.astype(input_dtype if input_dtype != "list" else "float64")
     given_x = given_x.tolist() if input_dtype == "list" else arrange(given_x, layout)
-    if dtype == "float64":
-        call = "layers"  # model(x)/predict of a float64 model: wrong values, see the xfail below
     if call == "model":
         out = model(given_x)
     elif call == "predict":
@@ -130,17 +128,15 @@ def test_forward_matches_numpy(config, width, batch, dtype, input_dtype, layout,
         np.testing.assert_allclose(out, expected, equal_nan=True, **tolerance(dtype))
 
 
-@pytest.mark.xfail(strict=True, reason="models/sequential.py: a Sequential's dtype is float32 "
-                                       "whatever its layers'; its fast path then passes float32 "
-                                       "inputs with float64 weights to dense_forward_into, which "
-                                       "reinterprets the memory: wrong values (x5 off)")
 @pytest.mark.parametrize("call", ["model", "predict"])
 def test_float64_model_outputs_float64(call):
     model = build(3, [2], ["linear"], [True], "float64")
     x = np.full((2, 3), 1 + 1e-12)
-    out = model(x.astype(np.float32)) if call == "model" else model.predict(x, verbose=0)
+    # model(x) gets float32 input (cast up exactly), predict float64 input (kept exactly).
+    given = x.astype(np.float32) if call == "model" else x
+    out = model(given) if call == "model" else model.predict(given, verbose=0)
     assert out.dtype == np.float64
-    expected = dense_stack(x, reference_weights(model), ["linear"])
+    expected = dense_stack(given.astype(np.float64), reference_weights(model), ["linear"])
     np.testing.assert_allclose(out, expected, rtol=1e-14)
 
 
@@ -342,9 +338,6 @@ def logits(model, x, dtype):
     return dense_stack(hidden, weights[-1:], ["linear"])
 
 
-@pytest.mark.xfail(strict=True, reason="models/sequential.py + dense_stack_plan.py: fit casts x to "
-                                       "the model's float32 dtype and the compiled loop reads "
-                                       "it with float64 weights: wrong, run-to-run varying losses")
 def test_float64_model_trains_like_the_reference():
     x = np.linspace(-1, 1, 12).reshape(3, 4)
     y = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])

@@ -77,28 +77,24 @@ def test_shared_model_predict_and_call_from_8_threads():
         np.testing.assert_array_equal(one, serial_call[i][:1])
 
 
-def test_threads_run_kernels_in_parallel():
-    """The kernels release the GIL: 2 threads of large matmuls take less than 2x one thread's
-    time (measured where at least 2 cores are free)."""
-    from numdense.kernels.cpu import matmul
+def test_every_cpu_kernel_releases_the_gil():
+    """Threads can run kernels in parallel: every compiled CPU kernel is built with nogil (a
+    structural check; how fast two threads go is a benchmark's business, not a test's)."""
+    import importlib
+    import pkgutil
 
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("needs 2 cores")
-    a = np.random.default_rng(0).random((256, 256)).astype(np.float32)
-    matmul.matmul(a, a)
+    from numba.core.registry import CPUDispatcher
 
-    def burn(_):
-        for _ in range(30):
-            matmul.matmul(a, a)
+    import numdense.kernels.cpu as cpu_kernels
 
-    t0 = time.perf_counter()
-    burn(0)
-    one = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    run_threads(burn, 2)
-    two = time.perf_counter() - t0
-    print(f"\n1 thread {one:.3f}s, 2 threads {two:.3f}s")
-    assert two < 1.9 * one
+    checked = []
+    for info in pkgutil.iter_modules(cpu_kernels.__path__):
+        module = importlib.import_module(f"numdense.kernels.cpu.{info.name}")
+        for name, obj in vars(module).items():
+            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__:
+                checked.append(name)
+                assert obj.targetoptions.get("nogil"), f"{info.name}.{name} holds the GIL"
+    assert len(checked) > 50, checked
 
 
 def test_fit_on_one_model_while_another_thread_predicts():
