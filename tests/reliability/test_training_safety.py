@@ -35,7 +35,7 @@ def test_terminate_on_nan_names_epoch_and_batch(capsys, python_path, verbose):
     assert found, out
     epoch, batch = int(found.group(1)), int(found.group(2))
     assert epoch == len(history.history["loss"]) == 1
-    assert batch in (1, 2)  # the batch whose loss overflowed (see the xfail below)
+    assert batch == 1  # the batch whose loss overflowed in float32 (both paths)
     assert not np.isfinite(history.history["loss"][-1])
     assert model.stop_training
 
@@ -48,10 +48,6 @@ def test_terminate_on_nan_raise_error_names_epoch(python_path):
                   callbacks=[nd.callbacks.TerminateOnNaN(raise_error=True)])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiled loop (kernels/cpu/sequential.py) sums the loss in float64 and stops before the "
-    "update of the non-finite batch; the Python path (and Keras) compute it in float32 and "
-    "apply that update: they stop at different batches"))
 def test_both_paths_stop_at_the_same_batch():
     messages = []
     for python_path in (False, True):

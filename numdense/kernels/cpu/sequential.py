@@ -120,12 +120,14 @@ def sequential_train_steps(
 
     Writes batch_losses[s] (total loss incl. penalties) and batch_sizes[s], and, when
     pred_store has n rows, the model outputs of the batch into pred_store rows start..start+nb
-    (epoch order, for training metrics); updates weights and slots in place. Returns the index one past the last step run (early when a loss is not
-    finite and stop_on_nan is set).
+    (epoch order, for training metrics); updates weights and slots in place. Returns the index
+    one past the last step run (early, after its update, when a loss is not finite in the
+    model's dtype and stop_on_nan is set).
     """
     n = x.shape[0]
     L = len(ws)
     no_dx = np.empty((0, 0), dtype=x.dtype)
+    loss_in_dtype = np.empty(1, dtype=x.dtype)
     for s in range(first_step, last_step):
         start = s * batch_size
         nb = min(batch_size, n - start)
@@ -177,12 +179,13 @@ def sequential_train_steps(
                                     gws[l], gbs[l], kinds[l], act_params[l, 0],
                                     act_params[l, 1], act_params[l, 2], l > 0)
 
-        batch_losses[s] = loss
+        # The loss as the model's dtype reports it (a float32 model overflows at 3.4e38, as
+        # Keras' float32 loss does).
+        loss_in_dtype[0] = loss
+        batch_losses[s] = loss_in_dtype[0]
         batch_sizes[s] = nb
         if pred_store.shape[0] > 0:
             pred_store[start:start + nb] = outs[last][:nb]
-        if stop_on_nan and not np.isfinite(loss):
-            return s + 1
 
         # Optimizer step.
         t = iterations[0] + 1
@@ -204,6 +207,10 @@ def sequential_train_steps(
                                       weight_decay[p], c_kind[p], c_p0[p], c_p1[p], c_p2[p],
                                       c_axis[p], c_rows[p], c_cols[p])
         iterations[0] = t
+        # Like Keras' TerminateOnNaN, stop after the step whose loss is not finite (its update
+        # is applied, as in the per-layer path).
+        if stop_on_nan and not np.isfinite(loss_in_dtype[0]):
+            return s + 1
     return last_step
 
 
