@@ -95,17 +95,14 @@ def test_matmul_with_denormals_and_large_values(dtype):
     np.testing.assert_allclose(matmul.matmul_nt(a, b.T.copy()), expected, rtol=tol, atol=1e-30)
 
 
-@pytest.mark.xfail(strict=True, reason="kernels/cpu/dense.py dense_forward_into: with float32 "
-                                       "x and float64 weights it reinterprets the weights' "
-                                       "memory (float64 x, float32 w reads past the end of w)")
 @pytest.mark.parametrize("x_dtype, w_dtype", [("float32", "float64"), ("float64", "float32")])
-def test_dense_forward_into_refuses_mixed_dtypes(x_dtype, w_dtype):
+def test_kernels_refuse_mixed_dtypes(x_dtype, w_dtype):
+    """Raw *_into kernels get one dtype or a TypeError, never a reinterpretation of memory."""
     x = np.linspace(-1, 1, 6).reshape(2, 3).astype(x_dtype)
     w = (np.arange(6.0).reshape(3, 2) / 7).astype(w_dtype)
     out = np.empty((2, 2), x_dtype)
-    try:
+    with pytest.raises(TypeError, match="one dtype"):
         dense.dense_forward_into(x, w, np.zeros(2, w_dtype), out, np.empty((0, 0), x_dtype),
                                  0, 0.0, 0.0, 0.0)
-    except TypeError:
-        return
-    np.testing.assert_allclose(out, x.astype(np.float64) @ w, rtol=1e-6)
+    with pytest.raises(TypeError, match="one dtype"):
+        matmul.matmul_into(x, w, out, False)

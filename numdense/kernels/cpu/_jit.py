@@ -22,3 +22,14 @@ def kernel(fn=None, **options):
     if fn is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(fn)
+
+
+def same_dtype(*arrays):
+    """True if every array has one dtype; in compiled code, a constant of the argument types."""
+    return len({a.dtype for a in arrays}) <= 1
+
+
+@numba.extending.overload(same_dtype)
+def _same_dtype_typed(*arrays):
+    same = len({a.dtype for a in arrays}) <= 1
+    return lambda *arrays: same

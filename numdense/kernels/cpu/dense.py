@@ -33,7 +33,7 @@ from ._gemm import (
     use_small,
 )
 from ._gemm_cabi import emit_call, export
-from ._jit import CACHE, kernel
+from ._jit import CACHE, kernel, same_dtype
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
 from .matmul import _matmul, check_out, result_dtype
@@ -196,6 +196,8 @@ def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
     float64); out and preact are written and must not overlap x, w, b or each other. kind, p0, p1,
     p2: activation id and parameters (``numdense.kernels.activation_kinds``).
     """
+    if not same_dtype(x, w, b, out, preact):
+        raise TypeError("dense_forward_into: x, w, b, out and preact must share one dtype")
     m, k_len = x.shape
     n = w.shape[1]
     if w.shape[0] != k_len or out.shape[0] != m or out.shape[1] != n:
@@ -252,6 +254,8 @@ def dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, n
     the forward's pre-activation and output (y is read only by kinds that need it, see
     ``activation_backward_into``).
     """
+    if not same_dtype(x, w, preact, y, dy, dz, dx, dw, db):
+        raise TypeError("dense_backward_into: all arrays must share one dtype")
     m, k_len = x.shape
     n = w.shape[1]
     if w.shape[0] != k_len or dy.shape[0] != m or dy.shape[1] != n or dz.shape[0] != m or dz.shape[1] != n:

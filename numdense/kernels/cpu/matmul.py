@@ -11,7 +11,7 @@ from numba.extending import intrinsic
 
 from ._gemm import gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
 from ._gemm_cabi import emit_call, export
-from ._jit import kernel
+from ._jit import kernel, same_dtype
 
 __all__ = ["matmul", "matmul_into", "matmul_nt", "matmul_nt_into", "matmul_tn", "matmul_tn_into"]
 
@@ -67,7 +67,10 @@ def _matmul_entry(a, b, out, accumulate, ta, tb):
 
 @kernel
 def check_matmul_shapes(a, b, out, ta, tb):
-    """Raise ValueError unless op(a) (M, K), op(b) (K, N) and out (M, N) agree."""
+    """Raise ValueError unless op(a) (M, K), op(b) (K, N) and out (M, N) agree (TypeError
+    unless they share one dtype)."""
+    if not same_dtype(a, b, out):
+        raise TypeError("matmul kernel: a, b and out must share one dtype")
     m, n = out.shape
     k_len = a.shape[0] if ta else a.shape[1]
     if (a.shape[1] if ta else a.shape[0]) != m or (b.shape[0] if tb else b.shape[1]) != n:
