@@ -15,7 +15,7 @@ from numdense.layers.layer import Layer
 _LINEAR = (0, 0.0, 0.0, 0.0)
 
 
-def _positive_int(value, name, message):
+def _positive_int(value, message):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(message)
     return int(value)
@@ -55,12 +55,12 @@ class Conv2D(Layer):
                 raise ValueError(f"numdense does not support LoRA/DoRA Conv2D layers (`{lora}`).")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = _positive_int(
-            filters, "filters",
+            filters,
             "Invalid value for argument `filters`. Expected a strictly positive value. "
             f"Received filters={filters}.",
         )
         self.groups = _positive_int(
-            groups, "groups",
+            groups,
             f"The number of groups must be a positive integer. Received: groups={groups}.",
         )
         if self.filters % self.groups:

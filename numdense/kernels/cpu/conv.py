@@ -7,7 +7,6 @@ axis runs over (kernel row, kernel column, channel), the order of a Keras kernel
 ``col2im_into``.
 """
 
-import numpy as np
 from numba import prange
 
 from ._jit import kernel
