@@ -7,10 +7,10 @@ epoch on a slice (compilation, allocator) and then times ``--repeat`` full epoch
 shows the median and the ratio to numdense. Missing frameworks are reported, not guessed.
 
 Run: python examples/benchmark_cnn.py [--samples 60000] [--repeat 3] [--batch-size 64]
+     [--python keras=/path/to/tf-venv/bin/python] [--python torch=/path/to/torch-venv/bin/python]
 """
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -18,6 +18,8 @@ import sys
 import time
 
 import numpy as np
+
+import _interpreters
 
 FRAMEWORKS = ("numdense", "torch", "keras")
 
@@ -108,10 +110,7 @@ def child(framework, samples, batch, repeat):
     print(json.dumps({"framework": framework, "times": runner(x, y, batch, repeat)}))
 
 
-def available(framework):
-    module = {"numdense": "numdense", "torch": "torch", "keras": "tensorflow"}[framework]
-    return importlib.util.find_spec(module) is not None and (
-        framework != "keras" or importlib.util.find_spec("keras") is not None)
+MODULES = {"numdense": ["numdense"], "torch": ["torch"], "keras": ["tensorflow", "keras"]}
 
 
 def main():
@@ -120,7 +119,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    _interpreters.add_option(parser)
     args = parser.parse_args()
+    chosen = _interpreters.parse(args.python)
     if args.child:
         child(args.child, args.samples, args.batch_size, args.repeat)
         return
@@ -128,10 +129,11 @@ def main():
           f"batch {args.batch_size}, Adam; median of {args.repeat} epochs after a warm-up")
     results = {}
     for framework in FRAMEWORKS:
-        if not available(framework):
-            print(f"  {framework:9s} not installed: skipped")
+        python = _interpreters.python_for(framework, chosen)
+        if not _interpreters.has_modules(python, MODULES[framework]):
+            print(f"  {framework:9s} not installed for {python}: skipped")
             continue
-        cmd = [sys.executable, __file__, "--child", framework, "--samples", str(args.samples),
+        cmd = [python, __file__, "--child", framework, "--samples", str(args.samples),
                "--batch-size", str(args.batch_size), "--repeat", str(args.repeat)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

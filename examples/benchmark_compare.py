@@ -5,11 +5,11 @@ OpenMP thread pools in one process stall each other on a 2-core machine, which w
 whichever ran second), after a warm-up run, and prints one table of medians with the ratio of
 each framework's time to numdense's. PyTorch and Keras are optional: missing ones are reported.
 
-Run: python examples/benchmark_compare.py [--quick]
+Run: python examples/benchmark_compare.py [--quick] [--python keras=/path/to/tf-venv/bin/python]
+     [--python pytorch=/path/to/torch-venv/bin/python]
 """
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -18,8 +18,7 @@ import time
 
 import numpy as np
 
-import numdense as nd
-from numdense.layers import Dense
+import _interpreters
 
 
 def timeit(fn, repeat):
@@ -54,6 +53,9 @@ def mnist_like(n):
 
 # ------------------------------------------------------------------------------- numdense
 def nd_regression(x, y, epochs):
+    import numdense as nd
+    from numdense.layers import Dense
+
     def run():
         model = nd.Sequential([Dense(1, input_shape=(2,))])
         model.compile(optimizer="adam", loss="mean_squared_error")
@@ -62,6 +64,9 @@ def nd_regression(x, y, epochs):
 
 
 def nd_mlp():
+    import numdense as nd
+    from numdense.layers import Dense
+
     nd.utils.set_random_seed(0)
     model = nd.Sequential([nd.Input((784,)), Dense(128, activation="relu"), Dense(10)])
     model.compile(optimizer="adam",
@@ -204,16 +209,23 @@ def measure(framework, quick=False):
     return out
 
 
-def main(quick=False):
-    frameworks = ["numdense", "numpy"]
-    for optional, module in (("pytorch", "torch"), ("keras", "keras")):
-        if importlib.util.find_spec(module) is not None:
-            frameworks.append(optional)
+MODULES = {"numdense": ["numdense"], "numpy": ["numpy"], "pytorch": ["torch"],
+           "keras": ["tensorflow", "keras"]}
+
+
+def main(quick=False, chosen=None):
+    chosen = chosen or {}
+    frameworks = []
+    for framework, modules in MODULES.items():
+        python = _interpreters.python_for(framework, chosen)
+        if _interpreters.has_modules(python, modules):
+            frameworks.append(framework)
         else:
-            print(f"{optional} is not installed: its column stays empty.")
+            print(f"{framework} is not installed for {python}: its column stays empty.")
     results = {}
     for framework in frameworks:
-        cmd = [sys.executable, __file__, "--framework", framework] + (["--quick"] if quick else [])
+        cmd = [_interpreters.python_for(framework, chosen), __file__, "--framework", framework]
+        cmd += ["--quick"] if quick else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  measured {framework}", flush=True)
@@ -242,8 +254,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--framework", help="measure one framework and print JSON (internal)")
+    _interpreters.add_option(parser)
     args = parser.parse_args()
     if args.framework:
         print(json.dumps(measure(args.framework, args.quick)))
     else:
-        main(args.quick)
+        main(args.quick, _interpreters.parse(args.python))
