@@ -101,6 +101,7 @@ def test_activation_forward_and_gradient(backend, dtype, kind):
     np.testing.assert_allclose(dx, expected, rtol=1e-4 if dtype == np.float32 else 1e-6, atol=1e-5)
 
 
+@pytest.mark.cpu_reference
 @pytest.mark.parametrize("params", RELU_VARIANTS)
 def test_relu_paths_and_kinks_match_cpu(params):
     """At the kinks (0, max_value, threshold) CUDA must make the CPU kernels' (Keras') choices."""
@@ -112,6 +113,7 @@ def test_relu_paths_and_kinks_match_cpu(params):
 KINKS = np.array([[-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 0.3, -20.0, 20.0, 6.5]])
 
 
+@pytest.mark.cpu_reference
 @pytest.mark.parametrize("kind", [k for k in KINDS if k not in A.ROW_WISE])
 def test_kinks_and_tails_match_cpu(kind):
     _compare_with_cpu(kind, KINKS, REFERENCE[kind][0])

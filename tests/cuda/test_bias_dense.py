@@ -72,6 +72,7 @@ def test_dense_without_bias_or_preact(backend, rng):
     assert_close(out, x @ w, np.float64)
 
 
+@pytest.mark.cpu_reference
 def test_dense_wrappers_match_cpu(rng):
     from numdense.kernels.cpu import dense as cpu
     from numdense.kernels.cuda import dense as gpu

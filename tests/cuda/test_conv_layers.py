@@ -2,6 +2,7 @@
 forward, gradients, and a short fit of a small CNN."""
 
 import numpy as np
+import pytest
 
 import numdense as nd
 from numdense import backend
@@ -24,6 +25,7 @@ def _model(dev):
     return model
 
 
+@pytest.mark.cpu_reference
 def test_cnn_forward_and_fit_match_cpu():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 4, 4, 2)).astype("float32")

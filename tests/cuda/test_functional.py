@@ -1,6 +1,7 @@
 """A functional model with shared and merge layers on the CUDA device matches the CPU."""
 
 import numpy as np
+import pytest
 
 import numdense as nd
 from numdense.layers import Add, Concatenate, Dense, Multiply
@@ -18,6 +19,7 @@ def _model(seed):
     return nd.Model([a, b], [out1, out2])
 
 
+@pytest.mark.cpu_reference
 def test_functional_predict_and_fit_on_cuda():
     r = np.random.default_rng(0)
     x = [r.random((6, 3)).astype(np.float32), r.random((6, 3)).astype(np.float32)]

@@ -117,6 +117,7 @@ def test_loss_values_grad_and_total(backend, dtype, kind):
     np.testing.assert_array_equal(dy2, dy)
 
 
+@pytest.mark.cpu_reference
 @pytest.mark.parametrize("kind", [K.HINGE, K.CATEGORICAL_HINGE, K.SPARSE_CATEGORICAL_CROSSENTROPY, K.KL_DIVERGENCE])
 def test_edge_cases_match_cpu(kind):
     """Non-0/1 hinge labels, ties in the categorical-hinge max, out-of-range sparse labels,

@@ -65,6 +65,7 @@ def test_predict_matches_cpu():
     np.testing.assert_allclose(backend.to_host(dev_out), ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.cpu_reference
 @pytest.mark.parametrize("kwargs", [{}, {"activation_layer": True}, {"dropout": True}])
 def test_fit_on_cuda_matches_cpu(kwargs):
     x, y = _data()

@@ -45,6 +45,7 @@ def _steps(backend, kind, dtype, config, n_steps=2):
     return w, slots, state
 
 
+@pytest.mark.cpu_reference
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("kind", sorted(HP))
