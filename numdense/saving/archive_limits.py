@@ -132,5 +132,5 @@ def check_config_size(config, stored_bytes, filepath):
     if size > _limit(stored_bytes):
         raise ValueError(
             f"Refusing to load {filepath}: its config declares {count} parameters "
-            f"({size} bytes), but the archive stores only {stored_bytes} bytes of weights."
+            f"({size} bytes), but the file stores only {stored_bytes} bytes of weights."
         )

@@ -7,11 +7,12 @@ Weights are matched to layers by order (layers without weights skipped), as Kera
 """
 
 import json
+import os
 import warnings
 
 import numpy as np
 
-from numdense.saving import compile_config, json_io
+from numdense.saving import archive_limits, compile_config, json_io
 from numdense.saving._h5 import require_h5py
 from numdense.saving.atomic import atomic_path
 
@@ -202,6 +203,7 @@ def load_h5(filepath, custom_objects=None, compile=True):
             config = json.loads(text)
         except ValueError as e:
             raise ValueError(f"Invalid model_config in {filepath}: {e}") from None
+        archive_limits.check_config_size(config, os.path.getsize(filepath), filepath)
         model = json_io.deserialize_model(config, custom_objects, compile=False)
         if "model_weights" not in f:
             raise ValueError(f"Invalid .h5 model file {filepath}: no 'model_weights' group.")
@@ -216,9 +218,16 @@ def load_h5(filepath, custom_objects=None, compile=True):
 
 
 def open_h5(filepath):
-    """``h5py.File(filepath, "r")``, with a ValueError for a file that is not HDF5."""
+    """``h5py.File(filepath, "r")``, with a ValueError for a file that is not HDF5 or whose
+    datasets declare far more bytes than the file holds (checked before anything is read)."""
     h5py = require_h5py("load .h5 files")
     try:
-        return h5py.File(filepath, "r")
+        f = h5py.File(filepath, "r")
     except OSError as e:
         raise ValueError(f"Cannot load {filepath}: not a readable HDF5 file ({e}).") from None
+    try:
+        archive_limits.check_declared_datasets(f, os.path.getsize(filepath), filepath)
+    except BaseException:
+        f.close()
+        raise
+    return f

@@ -223,4 +223,30 @@ def test_absurd_shapes_in_legacy_h5_are_refused(tmp_path):
         for layer in config["config"]["layers"]:
             layer.pop("build_config", None)
         f.attrs["model_config"] = json.dumps(config)
-    refused(path, "too large")
+    refused(path, "declares .* parameters")
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".h5"])
+def test_absurd_dataset_in_weights_and_legacy_h5_is_refused(tmp_path, suffix):
+    """Plain HDF5 files get the archive's declared-size check: a chunked dataset declaring
+    40 TB in a file of a few KiB is refused before any weight is read, leaving the model as it
+    was."""
+    model, _ = saved_model(tmp_path)
+    path = tmp_path / f"huge{suffix}"
+    if suffix == ".h5":
+        model.save(path)
+    else:
+        model.save_weights(path)
+    with h5py.File(path, "a") as f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
+                     and obj.ndim == 2 else None)
+        del f[names[0]]
+        f.create_dataset(names[0], shape=(10**7, 10**6), dtype="float32", chunks=(1, 1))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="declare .* bytes"):
+        model.load_weights(path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    if suffix == ".h5":
+        refused(path, "declare .* bytes")
