@@ -1,6 +1,7 @@
 """Saving and loading: Keras reference files, round trips, file layouts, JSON configs."""
 
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -159,6 +160,26 @@ def test_unbuilt_and_uncompiled_models_round_trip(tmp_path):
     built.save(tmp_path / "b.keras")
     again = nd.models.load_model(tmp_path / "b.keras")
     assert_same_model(built, again, np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_compiled_untrained_model_round_trips_without_warnings(tmp_path, suffix):
+    """Saved before any step, the optimizer holds only its step count and learning rate; the
+    loaded model restores them, warns about nothing, and trains like the original."""
+    model = nd.Sequential([nd.Input((3,)), Dense(4, activation="tanh"), Dense(2)])
+    model.compile(nd.optimizers.Adam(0.005), "mse")
+    path = tmp_path / f"untrained{suffix}"
+    model.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = nd.models.load_model(path)
+    assert loaded.optimizer.iterations == 0
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.005)
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
+    y = np.cos(x[:, :2])
+    h1 = model.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    h2 = loaded.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    assert h1 == h2
 
 
 def test_save_weights_load_weights(trained, tmp_path):

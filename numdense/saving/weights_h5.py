@@ -159,6 +159,9 @@ def plan_load(model, state, skip_mismatch=False, build_optimizer=True):
     return pairs
 
 
+_UNBUILT_OPTIMIZER_VARIABLES = 2  # iteration and learning_rate
+
+
 def _plan_optimizer(model, state, build_optimizer):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or "optimizer" not in state:
@@ -167,6 +170,10 @@ def _plan_optimizer(model, state, build_optimizer):
     if build_optimizer and not optimizer.built and len(values) > len(optimizer.variables):
         optimizer.build(model.trainable_weights)
     variables = optimizer.variables
+    if len(values) == _UNBUILT_OPTIMIZER_VARIABLES < len(variables):
+        # Saved before any training step: only the step count and learning rate exist, and the
+        # slots a built optimizer adds are zeros either way, so those two are all there is.
+        variables = variables[:len(values)]
     if len(values) != len(variables):
         warnings.warn(
             f"Skipping variable loading for optimizer '{optimizer.name}', because it has "
