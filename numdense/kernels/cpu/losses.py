@@ -314,6 +314,29 @@ def _row(kind, t, p, g, w, grad, p0, eps, lo, hi, flag):
 
 
 @kernel
+def _mean_squared_error_rows(t2, y_pred, weights, out, dy, values, grad):
+    """``_run`` for mean squared error, the commonest loss, without the per-row and per-element
+    dispatch on the kind (which costs more than the arithmetic for narrow outputs). Same
+    arguments, results and float64 accumulation as the generic loop (``_pointwise``)."""
+    n, k = y_pred.shape
+    inv_k = 1.0 / k
+    total = 0.0
+    for r in range(n):
+        w = np.float64(weights[r]) if grad else 1.0
+        s = 0.0
+        for j in range(k):
+            e = np.float64(y_pred[r, j]) - np.float64(t2[r, j])
+            s += e * e
+            if grad:
+                dy[r, j] = w * (2.0 * e) * inv_k
+        v = s * inv_k
+        if values:
+            out[r] = v
+        total += w * v
+    return total
+
+
+@kernel
 def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
     """Shared loop of the public kernels; returns ``sum_r weights[r] * loss_r`` (float64).
 
@@ -343,6 +366,8 @@ def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
             for j in range(k):
                 if t2[r, j] != 0 and t2[r, j] != 1:
                     flag = 0
+    if kind == K.MEAN_SQUARED_ERROR:
+        return _mean_squared_error_rows(t2, y_pred, weights, out, dy, values, grad)
     total = 0.0
     for r in range(n):
         w = np.float64(weights[r]) if grad else 1.0
