@@ -1,5 +1,8 @@
 """Conv2D and the 2-D pooling layers: Keras reference cases, protocol, summary, training, errors."""
 
+import pathlib
+import runpy
+
 import numpy as np
 import pytest
 
@@ -101,16 +104,10 @@ def test_python_activation_matches_builtin(rng):
 
 
 def mnist_model():
-    return nd.Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), activation="relu"),
-        Flatten(),
-        Dense(64, activation="relu"),
-        Dense(10),
-    ])
+    """The tutorial model as examples/cnn_digits.py builds it (so the summary test checks the
+    example's model too)."""
+    example = runpy.run_path(str(pathlib.Path(__file__).parents[1] / "examples" / "cnn_digits.py"))
+    return example["build_model"]()
 
 
 MNIST_SUMMARY = """\
