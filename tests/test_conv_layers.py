@@ -8,7 +8,7 @@ import pytest
 
 import numdense as nd
 from numdense.layers import (
-    AveragePooling2D, Conv2D, Dense, Flatten, GlobalAveragePooling2D, MaxPooling2D,
+    AveragePooling2D, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
 )
 from tests import reference
 from tests.layer_test_utils import run_layer_test
