@@ -42,6 +42,11 @@ class Sequential(Model):
     def dtype(self):
         """The dtype the model computes in and returns: that of its last layer with weights
         (else its input's, else ``floatx()``), so a stack of float64 layers is a float64 model."""
+        if self.built:  # fixed by build(); model(x) reads it on every call
+            return self._built_dtype
+        return self._layers_dtype()
+
+    def _layers_dtype(self):
         for layer in reversed(self._layers):
             if layer.weights or isinstance(layer, InputLayer):
                 return layer.dtype
@@ -137,6 +142,7 @@ class Sequential(Model):
             tensor = layer(tensor)
             self._owned_nodes.append((layer, layer._inbound_nodes[-1]))
         self._inputs, self._outputs = [inputs], [tensor]
+        self._built_dtype = self._layers_dtype()
         self.built = True
 
     # ----------------------------------------------------------- call/shapes
