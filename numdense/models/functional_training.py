@@ -126,19 +126,24 @@ class FunctionalTrainer(Trainer):
         return (len(self._input_tensors) == 1 and len(self._output_tensors) == 1
                 and self._output_keys is None and self._input_keys is None)
 
+    def _by_output_name(self, mapping, what):
+        """The values of a dict keyed by output names, in output order (None where missing)."""
+        names = self.output_names
+        unknown = [k for k in mapping if k not in names]
+        if unknown:
+            raise ValueError(
+                f"Unknown output name(s) {unknown} in {what}: model '{self.name}' has outputs "
+                f"{names}."
+            )
+        return [mapping.get(k) for k in names]
+
     def _per_output(self, value, arg, broadcast):
         """``value`` as one entry per output (list, dict by name, or one value for all)."""
         names, n = self.output_names, len(self.output_names)
         if value is None:
             return [None] * n
         if isinstance(value, dict):
-            unknown = [k for k in value if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"Unknown output name(s) {unknown} in the `{arg}` dict: model '{self.name}' "
-                    f"has outputs {names}."
-                )
-            return [value.get(k) for k in names]
+            return self._by_output_name(value, f"the `{arg}` dict")
         if isinstance(value, (list, tuple)):
             if len(value) != n:
                 raise ValueError(
@@ -256,13 +261,7 @@ class FunctionalTrainer(Trainer):
     def _flat_targets(self, y):
         names, n = self.output_names, len(self.output_names)
         if isinstance(y, dict):
-            unknown = [k for k in y if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"Unknown output name(s) {unknown} in `y`: model '{self.name}' has outputs "
-                    f"{names}."
-                )
-            return [y.get(k) for k in names]
+            return self._by_output_name(y, "`y`")
         if n == 1 and not isinstance(y, (list, tuple)):
             return [y]
         if not isinstance(y, (list, tuple)) or len(y) != n:
