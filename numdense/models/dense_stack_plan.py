@@ -84,7 +84,7 @@ class DenseStackPlan:
     """Everything a compiled training step needs, preallocated for one batch size."""
 
     @classmethod
-    def build(cls, model, loss, optimizer, batch_size, y_width):
+    def build(cls, model, loss, optimizer, batch_size, y_width, flat_gradients=False):
         if getattr(model, "device", "cpu") != "cpu":  # the compiled loop is CPU-only
             return None
         units = _units(model)
@@ -95,12 +95,13 @@ class DenseStackPlan:
         spec = loss.kernel_spec()
         if spec is None:
             return None
-        plan = cls(model, units, spec, optimizer, batch_size, y_width)
+        plan = cls(model, units, spec, optimizer, batch_size, y_width, flat_gradients)
         # Python-only regularizers/constraints, EMA, gradient accumulation or loss scaling cannot
         # run inside the compiled step: those models train through optimizer.apply instead.
         return plan if plan.kernel_only else None
 
-    def __init__(self, model, units, loss_spec, optimizer, batch_size, y_width):
+    def __init__(self, model, units, loss_spec, optimizer, batch_size, y_width,
+                 flat_gradients=False):
         dtype = np.dtype(model.dtype)
         self.model = model
         self.batch_size = batch_size
@@ -143,8 +144,23 @@ class DenseStackPlan:
                              for w, r in zip(widths, self.dropout_rates)])
         self.grads = _typed([buffers(w) for w in widths])
         self.dzs = _typed([buffers(w) for w in widths])
-        self.gws = _typed([np.zeros_like(d.kernel.value) for d in denses])
-        self.gbs = _typed([np.zeros(d.units if d.bias is not None else 0, dtype) for d in denses])
+        shapes = [(d.kernel.shape, (d.units if d.bias is not None else 0,)) for d in denses]
+        if flat_gradients:
+            # Every gradient a view of one buffer, plus two trailing slots (the batch loss and
+            # a stop flag): what a data-parallel step sums across ranks in one message.
+            sizes = [int(np.prod(shape)) for pair in shapes for shape in pair]
+            self.grad_flat = np.zeros(sum(sizes) + 2, dtype)
+            views, offset = [], 0
+            for shape, size in zip([shape for pair in shapes for shape in pair], sizes):
+                views.append(self.grad_flat[offset:offset + size].reshape(shape))
+                offset += size
+            gws, gbs = views[0::2], views[1::2]
+        else:
+            self.grad_flat = None
+            gws = [np.zeros(w, dtype) for w, _ in shapes]
+            gbs = [np.zeros(b, dtype) for _, b in shapes]
+        self.gws = _typed(gws)
+        self.gbs = _typed(gbs)
 
         # Trainable parameters, in model order, as flat views of weights and gradients.
         variables, pgrads = [], []
@@ -236,3 +252,34 @@ class DenseStackPlan:
         )
         opt.iterations = int(self.iterations[0])
         return done
+
+    def gradients(self, x, y, sample_weight, order, start, count, denominator, with_penalties):
+        """One batch's gradients (into ``gws`` / ``gbs``) without an update; returns its loss.
+
+        ``denominator`` divides the sample weights (the global batch size when ranks sum their
+        gradients); the model output is left in ``outs[-1][:count]``."""
+        return seq.sequential_gradients(
+            x, y, sample_weight, order, start, count, denominator, with_penalties,
+            self.ws, self.bs, self.kinds, self.act_params, self.dropout_rates, self.act_l1,
+            self.act_l2, self.xb, self.yb, self.wb, self.zs, self.acts, self.outs, self.masks,
+            self.grads, self.dzs, self.gws, self.gbs, self.loss_kind, self.loss_p0,
+            config.epsilon(), self.logits_loss, self.params, self.trainable, self.reg_l1,
+            self.reg_l2,
+        )
+
+    def update(self, learning_rate):
+        """One optimizer step from the gradients in ``gws`` / ``gbs``."""
+        opt = self.optimizer
+        self.iterations[0] = opt.iterations
+        clip = opt.clipping()
+        seq.sequential_update(
+            self.iterations, float(learning_rate), self.opt_kind, self.opt_hp, self.opt_state,
+            self.params, self.pgrads, self.slot_m, self.slot_v, self.slot_u, self.trainable,
+            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p0, self.c_p1,
+            self.c_p2, self.c_axis, self.c_rows, self.c_cols, clip[0], clip[1], clip[2],
+        )
+        opt.iterations = int(self.iterations[0])
+
+    def output(self, count):
+        """The model output of the last ``gradients`` call (a view)."""
+        return self.outs[len(self.outs) - 1][:count]
