@@ -225,6 +225,11 @@ class Model(Trainer, Layer):
         Args:
             config: the compile config dict.
         """
+    def __reduce__(self):
+        from numdense.saving.pickling import reduce_model
+
+        return reduce_model(self)
+
         from numdense import saving
 
         saving.compile_from_config(self, config)
