@@ -9,8 +9,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "activations", "backend", "callbacks", "config", "constraints", "initializers", "kernels",
-    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
+    "activations", "backend", "callbacks", "config", "constraints", "distribute", "initializers",
+    "kernels", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
 )
 _ATTRIBUTES = {
     "Input": ("numdense.layers", "Input"),

@@ -241,6 +241,13 @@ class FunctionalTrainer(Trainer):
         self._specs = [_OutputSpec(*args) for args in
                        zip(names, resolved, weights, metric_ids, weighted_ids)]
 
+    def _refuse_strategy(self, method):
+        if self._distribute_strategy is not None:
+            raise NotImplementedError(
+                f"`{method}()` under {self._distribute_strategy!r} supports models with one "
+                f"input and one output; model '{self.name}' has {len(self.inputs)} inputs and "
+                f"{len(self.outputs)} outputs.")
+
     def _assert_multi_compiled(self, method):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before calling `{method}()`.")

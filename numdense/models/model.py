@@ -180,9 +180,13 @@ class Model(Trainer, Layer):
             overwrite: whether an existing file may be replaced.
             zipped: None or True (numdense writes zipped archives).
             **kwargs: ``include_optimizer`` for ``.h5``.
+
+        Under an ``MPIStrategy`` only rank 0 writes (the replicas are identical).
         """
         from numdense import saving
 
+        if not self._writes_files():
+            return
         saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
@@ -191,10 +195,18 @@ class Model(Trainer, Layer):
         Args:
             filepath: path ending in ``.weights.h5``.
             overwrite: whether an existing file may be replaced.
+
+        Under an ``MPIStrategy`` only rank 0 writes (the replicas are identical).
         """
         from numdense import saving
 
+        if not self._writes_files():
+            return
         saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def _writes_files(self):
+        strategy = self._distribute_strategy
+        return strategy is None or strategy.is_chief
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Loads weights from ``.weights.h5``, ``.keras`` or legacy ``.h5``; all or nothing.

@@ -138,6 +138,7 @@ class Trainer:
     loss = None
     history = None
     stop_training = False
+    _distribute_strategy = None
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -175,6 +176,9 @@ class Trainer:
         self._metrics = None
         self._plans = {}
         self.compiled = True
+        from numdense.distribute.strategy import get_strategy
+
+        self._distribute_strategy = get_strategy()
         self.stop_training = False
 
     def _assert_compiled(self, method):
@@ -308,12 +312,13 @@ class Trainer:
         return loss, y_pred
 
     @staticmethod
-    def _activity_terms(activity):
+    def _activity_terms(activity, batch_size=None):
         """The activity-regularizer loss of ``[(key, layer, output)]`` and, per key, the
-        gradient it adds to that output."""
+        gradient it adds to that output. The penalty is divided by ``batch_size`` (default: the
+        outputs' batch; a data-parallel step passes the global batch)."""
         loss, extra = 0.0, {}
         for key, layer, out in activity:
-            batch = out.shape[0] or 1
+            batch = batch_size or out.shape[0] or 1
             loss += float(layer.activity_regularizer(out)) / batch
             g = np.zeros_like(out)
             layer.activity_regularizer.add_gradient(np.ascontiguousarray(out), g)
@@ -387,6 +392,14 @@ class Trainer:
             A ``History`` whose ``history`` maps ``loss``, metric names and ``val_*`` to lists.
         """
         self._assert_compiled("fit")
+        if self._distribute_strategy is not None:
+            return self._distribute_strategy.fit(
+                self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                callbacks=callbacks, validation_split=validation_split,
+                validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                sample_weight=sample_weight, initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size, validation_freq=validation_freq)
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         initial_epoch, epochs = epoch_range(epochs, initial_epoch)
@@ -599,6 +612,10 @@ class Trainer:
             The scalar loss when there are no metrics, else ``[loss, *metrics]`` (or a dict).
         """
         self._assert_compiled("evaluate")
+        if self._distribute_strategy is not None:
+            return self._distribute_strategy.evaluate(
+                self, x=x, y=y, batch_size=batch_size, verbose=verbose,
+                sample_weight=sample_weight, steps=steps, return_dict=return_dict)
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         x, y, weights = self._prepare(x, y, sample_weight)
