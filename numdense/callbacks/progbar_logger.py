@@ -79,12 +79,12 @@ class ProgbarLogger(Callback):
 
     def _maybe_init_progbar(self):
         if self.progbar is None:
-            self.progbar = Progbar(self.target or 0, verbose=self.verbose, unit_name="step")
+            self.progbar = Progbar(self.target, verbose=self.verbose, unit_name="step")
 
     def _update_progbar(self, batch, logs=None):
         self._maybe_init_progbar()
         self.seen = batch + 1
-        if self.verbose == 1 and self.target:
+        if self.verbose == 1 and self.target != 0:  # None: `N/Unknown` (a generator's 1st epoch)
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
 
     def _finalize_progbar(self, logs):

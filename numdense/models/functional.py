@@ -221,6 +221,12 @@ class Functional(FunctionalTrainer, Model):
             steps: number of batches to run (default: all).
             callbacks: accepted for Keras compatibility; not used by predict.
         """
+        from numdense.models import dask_support
+        if dask_support.is_dask_input(x):
+            return dask_support.predict(self, x, batch_size, verbose, steps, callbacks)
+        from numdense.models import batch_stream
+        if batch_stream.is_stream(x):
+            return batch_stream.predict_stream(self, x, batch_size, verbose, steps)
         from numdense.utils.progbar import Progbar, resolve_verbose
 
         verbose = resolve_verbose(verbose)

@@ -17,6 +17,7 @@ A model with one input and one output trains through ``Trainer`` exactly as a ``
 import numpy as np
 
 from numdense import backend
+from numdense.models import batch_stream
 from numdense.models import data as data_utils
 from numdense.models.trainer import (Trainer, _lazy, _positive_int, epoch_range, _resolve_loss,
                                      is_sparse_loss, prepare_target)
@@ -458,6 +459,8 @@ class FunctionalTrainer(Trainer):
                                sample_weight, initial_epoch, steps_per_epoch, validation_steps,
                                validation_batch_size, validation_freq)
         self._assert_multi_compiled("fit")
+        self._refuse_strategy("fit")
+        batch_stream.refuse_stream(self, x, "fit")
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         validation_freq = _positive_int(validation_freq, "validation_freq")
@@ -542,11 +545,17 @@ class FunctionalTrainer(Trainer):
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics on data (see ``Trainer.evaluate``). With several outputs the list
         is ``[loss, <output>_loss..., other metrics in name order]``, as Keras 3 orders it."""
+        from numdense.models import dask_support
+        if dask_support.is_dask_input(x, y, sample_weight):
+            return dask_support.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                         callbacks, return_dict)
         if self._specs is None:
             x, y = self._unwrap_single(x, y)
             return Trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
                                     callbacks, return_dict)
         self._assert_multi_compiled("evaluate")
+        self._refuse_strategy("evaluate")
+        batch_stream.refuse_stream(self, x, "evaluate")
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         xs, ys, weights = self._prepare_multi(x, y, sample_weight)

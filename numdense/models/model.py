@@ -127,6 +127,12 @@ class Model(Trainer, Layer):
         Returns:
             NumPy array of predictions.
         """
+        from numdense.models import dask_support
+        if dask_support.is_dask_input(x):
+            return dask_support.predict(self, x, batch_size, verbose, steps, callbacks)
+        from numdense.models import batch_stream
+        if batch_stream.is_stream(x):
+            return batch_stream.predict_stream(self, x, batch_size, verbose, steps)
         verbose = resolve_verbose(verbose)
         batch_size = 32 if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
@@ -219,6 +225,11 @@ class Model(Trainer, Layer):
 
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def __reduce__(self):
+        from numdense.saving.pickling import reduce_model
+
+        return reduce_model(self)
+
     def to_json(self, **kwargs):
         """The model's Keras 3 JSON config; ``**kwargs`` go to ``json.dumps``."""
         from numdense import saving
@@ -237,11 +248,6 @@ class Model(Trainer, Layer):
         Args:
             config: the compile config dict.
         """
-    def __reduce__(self):
-        from numdense.saving.pickling import reduce_model
-
-        return reduce_model(self)
-
         from numdense import saving
 
         saving.compile_from_config(self, config)

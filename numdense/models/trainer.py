@@ -391,6 +391,12 @@ class Trainer:
         Returns:
             A ``History`` whose ``history`` maps ``loss``, metric names and ``val_*`` to lists.
         """
+        from numdense.models import batch_stream
+        if batch_stream.is_stream(x):  # a generator or PyDataset of batches
+            return batch_stream.fit_stream(
+                self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         self._assert_compiled("fit")
         if self._distribute_strategy is not None:
             return self._distribute_strategy.fit(
@@ -611,6 +617,14 @@ class Trainer:
         Returns:
             The scalar loss when there are no metrics, else ``[loss, *metrics]`` (or a dict).
         """
+        from numdense.models import dask_support
+        if dask_support.is_dask_input(x, y, sample_weight):
+            return dask_support.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                         callbacks, return_dict)
+        from numdense.models import batch_stream
+        if batch_stream.is_stream(x):
+            return batch_stream.evaluate_stream(self, x, y, batch_size, verbose, sample_weight,
+                                                steps, return_dict)
         self._assert_compiled("evaluate")
         if self._distribute_strategy is not None:
             return self._distribute_strategy.evaluate(

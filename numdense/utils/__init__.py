@@ -1,5 +1,6 @@
-"""Utilities: ``set_random_seed`` and helpers shared by the API modules."""
+"""Utilities: ``set_random_seed``, ``PyDataset`` and helpers shared by the API modules."""
 
+from numdense.utils.py_dataset import PyDataset, Sequence
 from numdense.utils.random import set_random_seed
 
-__all__ = ["set_random_seed"]
+__all__ = ["PyDataset", "Sequence", "set_random_seed"]

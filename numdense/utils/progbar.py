@@ -32,7 +32,7 @@ class Progbar:
     """Displays progress over ``target`` steps.
 
     Args:
-        target: total number of steps.
+        target: total number of steps, or None while unknown (shown as ``N/Unknown``).
         width: bar width in characters (30, as Keras 2).
         verbose: 0 silent, 1 bar (rewritten in place on a terminal, final line only
             otherwise), 2 one line at the end.
@@ -41,7 +41,7 @@ class Progbar:
     """
 
     def __init__(self, target, width=30, verbose=1, interval=0.05, stream=None, unit_name="step"):
-        self.target = int(target)
+        self.target = None if target is None else int(target)
         self.width = width
         self.verbose = verbose
         self.interval = interval
@@ -54,6 +54,8 @@ class Progbar:
         self._total_width = 0
 
     def _bar(self, current):
+        if self.target is None:
+            return f"{current:7d}/Unknown"
         digits = len(str(self.target))
         bar = f"{current:{digits}d}/{self.target} ["
         filled = int(self.width * current / self.target) if self.target else self.width
@@ -64,7 +66,7 @@ class Progbar:
     def update(self, current, values=(), finalize=None):
         """Shows step ``current`` with ``values``, a sequence of ``(name, value)`` pairs."""
         if finalize is None:
-            finalize = current >= self.target
+            finalize = self.target is not None and current >= self.target
         now = time.perf_counter()
         elapsed = now - self._start
         per_step = elapsed / current if current else 0.0
@@ -74,7 +76,7 @@ class Progbar:
                 return
             self._last_update = now
             bar = self._bar(current)
-            if finalize:
+            if finalize or self.target is None:
                 info = f" - {elapsed:.0f}s {format_time(per_step, self.unit_name)}"
             else:
                 eta = per_step * (self.target - current)
@@ -86,9 +88,10 @@ class Progbar:
             self.stream.write(prefix + line + " " * pad + ("\n" if finalize else ""))
             self.stream.flush()
         elif self.verbose == 2 and finalize:
-            digits = len(str(self.target))
+            target = self.target if self.target is not None else current
+            digits = len(str(target))
             per_epoch = format_time(elapsed, "epoch")
-            line = (f"{current:{digits}d}/{self.target} - {elapsed:.0f}s{metrics} - {per_epoch}"
+            line = (f"{current:{digits}d}/{target} - {elapsed:.0f}s{metrics} - {per_epoch}"
                     f" - {format_time(per_step, self.unit_name)}")
             self.stream.write(line + "\n")
             self.stream.flush()
