@@ -369,7 +369,9 @@ class Trainer:
         """Trains the model for a fixed number of epochs.
 
         Args:
-            x: input data (array-like).
+            x: input data (array-like), a ``dask.array.Array`` (streamed one row chunk at a
+                time, see ``numdense.models.dask_fit``), or a generator or ``PyDataset`` of
+                batches.
             y: targets (array-like; integer labels for sparse losses).
             batch_size: samples per gradient update (default 32); the last partial batch of an
                 epoch is kept.
@@ -394,6 +396,13 @@ class Trainer:
         from numdense.models import batch_stream
         if batch_stream.is_stream(x):  # a generator or PyDataset of batches
             return batch_stream.fit_stream(
+                self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
+        from numdense.models import dask_support
+        if dask_support.is_dask_input(x, y, sample_weight):  # streamed chunk by chunk
+            from numdense.models import dask_fit
+            return dask_fit.fit(
                 self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                 validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                 steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
