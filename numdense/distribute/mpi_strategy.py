@@ -44,10 +44,13 @@ def _install_abort_hook(comm):
     previous = sys.excepthook
 
     def abort_on_uncaught(exc_type, exc, tb):
-        previous(exc_type, exc, tb)
         try:
+            # The error line first: the launcher may cut the output short once the job aborts.
+            sys.stderr.write(f"[rank {comm.Get_rank()}] {exc_type.__name__}: {exc}\n")
+            previous(exc_type, exc, tb)
             sys.stderr.flush()
             sys.stdout.flush()
+            time.sleep(0.5)  # let the launcher forward this rank's output before the abort
         finally:
             if comm.Get_size() > 1:
                 comm.Abort(1)

@@ -14,7 +14,7 @@ import numpy as np
 import numdense as nd
 
 out_dir = sys.argv[1]
-strategy = nd.distribute.MPIStrategy(timeout=60)
+strategy = nd.distribute.MPIStrategy(timeout=600)  # generous: a cold cache compiles first
 rank = strategy.rank
 
 rng = np.random.default_rng(0)

@@ -1,8 +1,9 @@
 """``MPIStrategy``: data-parallel training over MPI.
 
-Two-rank runs go through ``mpiexec -n 2`` on the scripts in ``tests/mpi_scripts`` (each under a
-hard subprocess timeout, so a hang fails the test instead of the suite); the one-rank checks run
-in this process.
+The one-rank checks run in this process first (which also fills the Numba cache with the
+data-parallel step kernels). Two-rank runs go through ``mpiexec -n 2`` on the scripts in
+``mpi_scripts/``, each under a hard subprocess timeout, so a hang fails the test instead of
+the suite.
 """
 
 import json
@@ -29,40 +30,9 @@ def _mpiexec():
     return found
 
 
-def _run_two_ranks(script, *args, timeout=120):
+def _run_two_ranks(script, *args, timeout=600):
     cmd = [_mpiexec(), "-n", "2", sys.executable, os.path.join(SCRIPTS, script), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
-def test_two_ranks_train_like_one_process_with_the_global_batch(tmp_path):
-    proc = _run_two_ranks("train_equivalence.py", str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    weights = np.load(tmp_path / "result.npz")
-    for i in range(4):
-        # Replicas stay identical, and equal the one-process run within float32 rounding.
-        np.testing.assert_array_equal(weights[f"rank0_w{i}"], weights[f"rank1_w{i}"])
-        np.testing.assert_allclose(weights[f"rank0_w{i}"], weights[f"ref_w{i}"],
-                                   rtol=1e-5, atol=1e-6)
-    result = json.loads((tmp_path / "result.json").read_text())
-    assert set(result["history"]) == {"loss", "mae", "val_loss", "val_mae"}
-    for key, values in result["ref_history"].items():
-        np.testing.assert_allclose(result["history"][key], values, rtol=1e-5)
-    for key, value in result["ref_evaluate"].items():
-        np.testing.assert_allclose(result["evaluate"][key], value, rtol=1e-5)
-    assert result["callback_calls"] == [3, 0]  # callbacks run on rank 0 only
-    assert sorted(os.listdir(tmp_path)) == ["model_rank0.keras", "result.json", "result.npz"]
-
-
-@pytest.mark.parametrize("mode, message", [
-    ("mismatch", "rank 1 does not run the same model or fit settings as rank 0"),
-    ("hang", "did not complete within timeout=2 s"),
-    ("kill", "Killed"),
-])
-def test_a_failing_rank_ends_the_job_with_an_error(mode, message):
-    proc = _run_two_ranks("failures.py", mode, timeout=60)
-    assert proc.returncode != 0
-    assert message in proc.stdout + proc.stderr
-    assert "finished" not in proc.stdout
 
 
 # ---------------------------------------------------------------- one rank, in this process
@@ -112,3 +82,35 @@ def test_a_two_output_functional_model_is_refused_under_the_strategy():
     x = np.zeros((4, 3), "float32")
     with pytest.raises(NotImplementedError, match="one input and one output"):
         model.fit(x, [np.zeros((4, 1)), np.zeros((4, 1))], verbose=0)
+
+
+# ---------------------------------------------------------------- two ranks, under mpiexec
+def test_two_ranks_train_like_one_process_with_the_global_batch(tmp_path):
+    proc = _run_two_ranks("train_equivalence.py", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    weights = np.load(tmp_path / "result.npz")
+    for i in range(4):
+        # Replicas stay identical, and equal the one-process run within float32 rounding.
+        np.testing.assert_array_equal(weights[f"rank0_w{i}"], weights[f"rank1_w{i}"])
+        np.testing.assert_allclose(weights[f"rank0_w{i}"], weights[f"ref_w{i}"],
+                                   rtol=1e-5, atol=1e-6)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert set(result["history"]) == {"loss", "mae", "val_loss", "val_mae"}
+    for key, values in result["ref_history"].items():
+        np.testing.assert_allclose(result["history"][key], values, rtol=1e-5)
+    for key, value in result["ref_evaluate"].items():
+        np.testing.assert_allclose(result["evaluate"][key], value, rtol=1e-5)
+    assert result["callback_calls"] == [3, 0]  # callbacks run on rank 0 only
+    assert sorted(os.listdir(tmp_path)) == ["model_rank0.keras", "result.json", "result.npz"]
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("mismatch", "rank 1 does not run the same model or fit settings as rank 0"),
+    ("hang", "did not complete within timeout=2 s"),
+    ("kill", "Killed"),
+])
+def test_a_failing_rank_ends_the_job_with_an_error(mode, message):
+    proc = _run_two_ranks("failures.py", mode, timeout=300)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert "finished" not in proc.stdout
