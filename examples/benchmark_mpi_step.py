@@ -3,7 +3,8 @@
 Run:   python examples/benchmark_mpi_step.py            (starts the mpiexec runs itself)
 
 The 784-128-10 MLP (Adam) on random data. Each configuration runs in its own ``mpiexec``:
-``1 rank x B`` (the single-process data-parallel step), ``2 ranks x B`` (twice the samples per
+``1 rank x B`` (the single-process data-parallel step, on all cores and on one core),
+``2 ranks x B`` (twice the samples per
 step, each rank doing the 1-rank work plus the allreduce) and, for the cost of the gradient
 exchange alone, the time of one allreduce of the 101,770-float gradient buffer. Prints the
 median step time of each.
@@ -63,16 +64,25 @@ def main():
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     print(f"784-128-10 MLP, Adam, per-rank batch {args.batch}, median of {args.repeats} "
           f"epochs of {args.steps} steps")
-    print(f"{'ranks':>5} {'global batch':>12} {'ms/step':>8} {'samples/s':>10} {'allreduce us':>13}")
-    for ranks in (1, 2, 1, 2):
+    print(f"{'ranks':>5} {'threads/rank':>12} {'global batch':>12} {'ms/step':>8} "
+          f"{'samples/s':>10} {'allreduce us':>13}")
+    # (ranks, NUMBA_NUM_THREADS or None): 1 rank on all cores, 1 rank on one core (the
+    # per-rank compute of the 2-rank run), 2 ranks (the strategy gives each half the cores).
+    configs = [(1, None), (1, 1), (2, None)] * 2
+    for ranks, threads in configs:
+        env = dict(os.environ)
+        if threads:
+            env["NUMBA_NUM_THREADS"] = str(threads)
         out = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker",
                               f"--batch={args.batch}", f"--steps={args.steps}",
                               f"--repeats={args.repeats}", f"--timeout={args.timeout}"],
-                             capture_output=True, text=True, check=True).stdout
+                             capture_output=True, text=True, check=True, env=env).stdout
         line = next(l for l in out.splitlines() if l.startswith("RESULT"))
         _, r, ms, us = line.split()
         rate = int(r) * args.batch / (float(ms) / 1e3)
-        print(f"{r:>5} {int(r) * args.batch:>12} {float(ms):>8.3f} {rate:>10.0f} {float(us):>13.1f}")
+        per_rank = threads or (os.cpu_count() // ranks)
+        print(f"{r:>5} {per_rank:>12} {int(r) * args.batch:>12} {float(ms):>8.3f} {rate:>10.0f} "
+              f"{float(us):>13.1f}")
 
 
 if __name__ == "__main__":
