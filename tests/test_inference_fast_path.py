@@ -1,4 +1,4 @@
-"""Sequential's compiled inference path (``_inference_plan`` / ``_fast_forward``): results and
+"""Sequential's compiled inference path (``_inference_plan`` / ``sequential_forward``): results and
 cache invalidation when layers or activations change."""
 
 import numpy as np
@@ -33,3 +33,16 @@ def test_fast_path_matches_reference_and_follows_layer_changes(rng):
     got = model(x)
     assert got.shape == (4, 2)
     np.testing.assert_allclose(got, _reference(model, x), rtol=1e-5, atol=1e-6)
+
+
+def test_one_compiled_call_serves_stacks_of_any_depth_and_readonly_input(rng):
+    from numdense.kernels.cpu.sequential import sequential_forward
+
+    for depth in (1, 3):
+        model = nd.Sequential([nd.Input((6,))] + [Dense(4, activation="relu") for _ in range(depth)])
+        x = rng.standard_normal((3, 6)).astype(np.float32)
+        x.flags.writeable = False
+        expected = _reference(model, x)
+        np.testing.assert_allclose(model(x), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sequential_forward(x, *model._inference_plan()), expected,
+                                   rtol=1e-5, atol=1e-6)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from numdense import activations
-from numdense.kernels.cpu.dense import dense_forward_into
+from numdense.kernels.cpu.sequential import sequential_forward
 from numdense.layers import deserialize as deserialize_layer
 from numdense.layers import serialize as serialize_layer
 from numdense.layers.dense import Dense
@@ -147,41 +147,43 @@ class Sequential(Model):
 
     # ----------------------------------------------------------- call/shapes
     def _inference_plan(self):
-        """Per-layer kernel arguments for a stack of Dense (and inference-time Dropout) layers
-        with builtin activations, or None. Rebuilt when a layer or an activation changes."""
-        # The layers and activations themselves (not their ids, which a new object may reuse).
-        key = [(l, getattr(l, "activation", None)) for l in self._layers]
+        """``(ws, bs, kinds, params)`` for ``sequential_forward`` when the model is a stack of
+        Dense (and inference-time Dropout) layers with builtin activations, else None. Rebuilt
+        when a layer or an activation changes."""
         cached = self.__dict__.get("_inference_cache")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        plan = [] if self.device == "cpu" else None  # a model on the GPU runs per layer there
-        for layer in self.layers if plan is not None else ():
+        if (cached is not None and cached[0] == self._layers
+                and all(l.activation is a for l, a in cached[1])):
+            return cached[2]
+        plan = self._build_inference_plan()
+        dense = [(l, l.activation) for l in self._layers if isinstance(l, Dense)]
+        self._inference_cache = (list(self._layers), dense, plan)
+        return plan
+
+    def _build_inference_plan(self):
+        if self.device != "cpu":  # a model on the GPU runs per layer there
+            return None
+        if self._layers and isinstance(self._layers[0], InputLayer):
+            if len(self._layers[0].batch_shape) != 2:
+                return None
+        layers = []
+        for layer in self.layers:
             if isinstance(layer, Dropout):
                 continue
             if (not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer
                     or layer.dtype != self.dtype):
-                plan = None
-                break
+                return None
             spec = activations.kernel_spec(layer.activation or activations.linear)
             if spec is None:
-                plan = None
-                break
-            bias = layer.bias.value if layer.bias is not None else np.empty(0, self.dtype)
-            plan.append((layer.kernel.value, bias, layer.units) + tuple(spec))
-        plan = plan or None
-        if plan is not None and self._layers and isinstance(self._layers[0], InputLayer):
-            if len(self._layers[0].batch_shape) != 2:
-                plan = None
-        self._inference_cache = (key, plan, np.empty((0, 0), self.dtype))
-        return plan
-
-    def _fast_forward(self, x, plan):
-        no_preact = self._inference_cache[2]
-        for kernel, bias, units, kind, p0, p1, p2 in plan:
-            out = np.empty((x.shape[0], units), dtype=x.dtype)
-            dense_forward_into(x, kernel, bias, out, no_preact, kind, p0, p1, p2)
-            x = out
-        return x
+                return None
+            layers.append((layer, spec))
+        if not layers:
+            return None
+        ws = tuple(l.kernel.value for l, _ in layers)
+        bs = tuple(l.bias.value if l.bias is not None else np.empty(0, self.dtype)
+                   for l, _ in layers)
+        kinds = np.array([spec[0] for _, spec in layers], dtype=np.int64)
+        params = np.array([spec[1:] for _, spec in layers], dtype=np.float64).reshape(-1, 3)
+        return ws, bs, kinds, params
 
     def _device_call(self, inputs, training):
         """A model on the GPU: the batch is copied to the device once, every layer runs there,
@@ -199,11 +201,13 @@ class Sequential(Model):
     def __call__(self, inputs, training=False, **kwargs):
         # The fast path comes first: its plan exists only for a model on the CPU, so the device
         # (a walk over the layers) is looked up once per plan, not once per call.
-        if (not training and type(inputs) is np.ndarray and self.built and inputs.ndim == 2
-                and inputs.dtype == self.dtype and inputs.flags.c_contiguous):
+        if (not training and type(inputs) is np.ndarray and inputs.ndim == 2 and self.built
+                and inputs.flags.c_contiguous):
             plan = self._inference_plan()
-            if plan is not None and inputs.shape[1] == plan[0][0].shape[0]:
-                return self._fast_forward(inputs, plan)
+            if plan is not None:
+                w = plan[0][0]  # every layer has the model's dtype
+                if inputs.dtype == w.dtype and inputs.shape[1] == w.shape[0]:
+                    return sequential_forward(inputs, *plan)
         if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
             return self._device_call(inputs, training)
         if isinstance(inputs, KerasTensor):

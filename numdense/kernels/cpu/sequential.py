@@ -45,6 +45,27 @@ def sequential_forward_into(x, ws, bs, kinds, params, outs):
 
 
 @kernel
+def sequential_forward(x, ws, bs, kinds, params):
+    """Inference through a stack of Dense layers in one call; returns the new output array.
+
+    x: (rows, d0) C-contiguous; ws, bs: tuples of kernels (d_l, d_{l+1}) and biases (d_{l+1},)
+    or (0,) (one compiled variant per depth); kinds: int64 (L,) activation ids; params: float64
+    (L, 3) activation parameters. Allocates each layer's output (``model(x)`` latency path:
+    one dispatch for the whole stack).
+    """
+    empty = np.empty((0, 0), dtype=x.dtype)
+    h = np.empty((x.shape[0], ws[0].shape[1]), dtype=x.dtype)
+    dense_forward_into(x, ws[0], bs[0], h, empty, kinds[0], params[0, 0], params[0, 1],
+                       params[0, 2])
+    for l in range(1, len(ws)):
+        out = np.empty((h.shape[0], ws[l].shape[1]), dtype=x.dtype)
+        dense_forward_into(h, ws[l], bs[l], out, empty, kinds[l], params[l, 0], params[l, 1],
+                           params[l, 2])
+        h = out
+    return h
+
+
+@kernel
 def _gather_rows(src, order, start, count, dst):
     for i in range(count):
         row = order[start + i]
