@@ -10,6 +10,7 @@ import pytest
 
 import numdense as nd
 from numdense.layers import Dense
+from tests.test_fit import regression_data as data
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +19,6 @@ def seeded():
     nd.utils.set_random_seed(7)
 
 
-def data(n=70, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 3)).astype("float32")
-    y = (x @ np.array([[1.0], [-2.0], [0.5]], "float32") + 0.3).astype("float32")
-    return x, y
 
 
 def model_pair(metrics=("mae",), **compile_kwargs):

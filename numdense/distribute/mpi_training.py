@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 from numdense.distribute.mpi_strategy import DistributedError
-from numdense.models import data as data_utils
 from numdense.models.trainer import _lazy, _positive_int, epoch_range
 from numdense.utils.progbar import resolve_verbose
 
@@ -249,16 +248,8 @@ def fit(model, strategy, x=None, y=None, batch_size=None, epochs=1, verbose="aut
     batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
     initial_epoch, epochs = epoch_range(epochs, initial_epoch)
     validation_freq = _positive_int(validation_freq, "validation_freq")
-    x, y, weights = model._prepare(x, y, sample_weight, class_weight)
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
-                             "(x_val, y_val, val_sample_weight).")
-        val = model._prepare(*validation_data)
-    elif validation_split:
-        (x, y, weights), val = data_utils.validation_split_arrays([x, y, weights],
-                                                                  validation_split)
+    x, y, weights, val = model._fit_arrays(x, y, sample_weight, class_weight, validation_data,
+                                           validation_split)
     model._build_metrics(y, model.output_shape)
     variables = model.trainable_weights
     if not model.optimizer.built:

@@ -17,6 +17,7 @@ order.
 import numpy as np
 
 from numdense.models import batch_stream, dask_support
+from numdense.models.trainer import validation_tuple
 from numdense.utils.py_dataset import PyDataset
 
 
@@ -163,12 +164,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     dask_support._check_input_shape(model, x)
     val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise ValueError(
-                "`validation_data` must be a tuple (x_val, y_val) or "
-                "(x_val, y_val, val_sample_weight)."
-            )
-        val = tuple(validation_data)
+        val = validation_tuple(validation_data)
     elif validation_split:
         (x, y, sample_weight), val = data_utils.validation_split_arrays(
             [x, y, sample_weight], validation_split)

@@ -20,7 +20,7 @@ from numdense import backend
 from numdense.models import batch_stream
 from numdense.models import data as data_utils
 from numdense.models.trainer import (Trainer, _lazy, _positive_int, epoch_range, _resolve_loss,
-                                     is_sparse_loss, prepare_target)
+                                     is_sparse_loss, prepare_target, validation_tuple)
 from numdense.utils.progbar import resolve_verbose
 
 # Per-call state a layer keeps for its backward pass; saved per node for shared layers.
@@ -468,11 +468,7 @@ class FunctionalTrainer(Trainer):
         xs, ys, weights = self._prepare_multi(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "`validation_data` must be a tuple (x_val, y_val) or "
-                    "(x_val, y_val, val_sample_weight).")
-            val = self._prepare_multi(*validation_data)
+            val = self._prepare_multi(*validation_tuple(validation_data))
         elif validation_split:
             arrays = xs + ys + [weights]
             train, held = data_utils.validation_split_arrays(arrays, validation_split)

@@ -84,6 +84,17 @@ def epoch_range(epochs, initial_epoch):
     return tuple(out)
 
 
+def validation_tuple(validation_data):
+    """``validation_data`` as a tuple ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``,
+    or a ValueError."""
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "`validation_data` must be a tuple (x_val, y_val) or "
+            "(x_val, y_val, val_sample_weight)."
+        )
+    return tuple(validation_data)
+
+
 def is_sparse_loss(loss_obj):
     """Whether ``loss_obj`` takes integer class labels (sparse categorical crossentropy)."""
     spec = loss_obj.kernel_spec()
@@ -227,6 +238,19 @@ class Trainer:
         weights = data_utils.sample_weights(x.shape[0], sample_weight, class_weight, y2, sparse,
                                             dtype)
         return x, y2, weights
+
+    def _fit_arrays(self, x, y, sample_weight, class_weight, validation_data, validation_split):
+        """``(x, y, weights, val)`` checked for ``fit``; ``val`` is None or the validation
+        ``(x, y, weights)`` (from ``validation_data``, else the last ``validation_split`` of
+        the data)."""
+        x, y, weights = self._prepare(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            val = self._prepare(*validation_tuple(validation_data))
+        elif validation_split:
+            (x, y, weights), val = data_utils.validation_split_arrays([x, y, weights],
+                                                                      validation_split)
+        return x, y, weights, val
 
     # --------------------------------------------------------------- metrics
     def _build_metrics(self, y, y_pred_shape):
@@ -419,19 +443,8 @@ class Trainer:
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         initial_epoch, epochs = epoch_range(epochs, initial_epoch)
         validation_freq = _positive_int(validation_freq, "validation_freq")
-        x, y, weights = self._prepare(x, y, sample_weight, class_weight)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "`validation_data` must be a tuple (x_val, y_val) or "
-                    "(x_val, y_val, val_sample_weight)."
-                )
-            val = self._prepare(*validation_data)
-        elif validation_split:
-            (x, y, weights), (vx, vy, vw) = data_utils.validation_split_arrays(
-                [x, y, weights], validation_split)
-            val = (vx, vy, vw)
+        x, y, weights, val = self._fit_arrays(x, y, sample_weight, class_weight,
+                                              validation_data, validation_split)
         n = x.shape[0]
         steps = -(-n // batch_size)
         if steps_per_epoch is not None:

@@ -8,6 +8,7 @@ import pytest
 import numdense as nd
 from numdense.layers import Dense
 from numdense.models import dask_fit
+from tests.test_fit_streaming import assert_same_fit
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -40,13 +41,6 @@ def model_pair(metrics=("mae",), loss="mse", activation=None):
         models.append(m)
     return models
 
-
-def assert_same_fit(ref, got, h_ref, h_got):
-    for a, b in zip(ref.get_weights(), got.get_weights()):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
-    assert h_got.history.keys() == h_ref.history.keys()
-    for key in h_ref.history:
-        np.testing.assert_allclose(h_got.history[key], h_ref.history[key], rtol=1e-6)
 
 
 def recorded_chunks(x):
