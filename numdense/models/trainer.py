@@ -84,6 +84,19 @@ def epoch_range(epochs, initial_epoch):
     return tuple(out)
 
 
+def epoch_orders(rng, count, n, shuffle):
+    """``(count, n)`` int64 sample orders for ``count`` epochs: a random permutation per epoch
+    (one seed per epoch drawn from ``rng``), or ``0 .. n-1`` without ``shuffle``."""
+    orders = np.empty((count, n), dtype=np.int64)
+    if shuffle:
+        from numdense.kernels.cpu.shuffle import shuffled_orders_into
+
+        shuffled_orders_into(rng.integers(0, 2**63 - 1, size=count, dtype=np.int64), orders)
+    else:
+        orders[:] = np.arange(n)
+    return orders
+
+
 def validation_tuple(validation_data):
     """``validation_data`` as a tuple ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``,
     or a ValueError."""
@@ -480,8 +493,7 @@ class Trainer:
             return self.history
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            order = order.astype(np.int64)
+            order = epoch_orders(rng, 1, n, shuffle)[0]
             logs = {}
             preds = []
             done = 0
@@ -541,23 +553,32 @@ class Trainer:
         """Silent fits with nothing to report between epochs run many epochs per compiled call
         (chunks of about ``_CHUNK_SECONDS``); History still gets every epoch's loss."""
         epoch, chunk, logs = first, 1, None
+        # With History alone (the usual silent fit) each epoch's logs go straight to it: the
+        # callback dispatch cost more than a small model's whole epoch.
+        history_only = all(type(cb) is _lazy()[0].History for cb in cbs.callbacks)
         while epoch < epochs:
             count = min(chunk, epochs - epoch)
-            orders = np.empty((count, n), dtype=np.int64)
-            for row in orders:
-                row[:] = rng.permutation(n) if shuffle else np.arange(n)
+            orders = epoch_orders(rng, count, n, shuffle)
             lrs = self.optimizer.learning_rates(self.optimizer.iterations, count * steps)
             losses, sizes = np.zeros(count * steps), np.zeros(count * steps)
             t0 = time.perf_counter()
             ran = plan.run_epochs(x, y, weights, orders, steps, lrs, losses, sizes, stop_on_nan)
             elapsed = time.perf_counter() - t0
+            whole = self._epoch_losses(losses, sizes, steps, min(count, ran // steps))
             for j in range(count):
                 start = j * steps
                 if start >= ran:
                     break
                 done = min(steps, ran - start)
+                if j < len(whole):
+                    logs = {"loss": float(whole[j])}
+                else:
+                    logs = self._running_logs(losses[start:], sizes[start:], done)
+                if history_only:
+                    for cb in cbs.callbacks:
+                        cb.on_epoch_end(epoch + j, logs)
+                    continue
                 cbs.on_epoch_begin(epoch + j)
-                logs = self._running_logs(losses[start:], sizes[start:], done)
                 cbs.on_train_batch_end(done - 1, logs)
                 cbs.on_epoch_end(epoch + j, logs)
             epoch += count
@@ -566,6 +587,16 @@ class Trainer:
                 break
             chunk = max(1, int(_CHUNK_SECONDS * count / max(elapsed, 1e-9)))
         return logs
+
+    @staticmethod
+    def _epoch_losses(batch_losses, batch_sizes, steps, epochs):
+        """The loss of each of ``epochs`` whole epochs of ``steps`` batches, as
+        ``_running_logs`` computes it (NumPy reduces each row as it reduces a 1-D array)."""
+        if not steps or not epochs:
+            return np.zeros(0)
+        losses = batch_losses[:epochs * steps].reshape(epochs, steps)
+        sizes = batch_sizes[:epochs * steps].reshape(epochs, steps)
+        return (losses * sizes).sum(axis=1) / sizes.sum(axis=1)
 
     @staticmethod
     def _running_logs(batch_losses, batch_sizes, count):
