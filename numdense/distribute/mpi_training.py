@@ -1,7 +1,8 @@
 """``fit`` and ``evaluate`` of a model compiled under an ``MPIStrategy``.
 
-A step on every rank: forward and backward through the layers' kernels on the local batch, with
-the loss weights scaled so that the local gradients sum to the gradient of the *global* batch
+A step on every rank: forward and backward on the local batch (the compiled Dense-stack kernels
+``sequential_gradients`` / ``sequential_update`` when the model allows, else the layers' own
+training methods), with the loss weights scaled so that the local gradients sum to the gradient of the *global* batch
 (``sum_over_batch_size`` divides by the global batch size, not the local one); then one
 allreduce of a flat buffer ``[gradients..., local loss, stop flag]``; then the same optimizer
 update on every rank (regularizer gradients, clipping and constraints inside it, applied once to
@@ -12,6 +13,7 @@ zeros in the last steps; with the near-equal shards of ``MPIStrategy.shard`` the
 are exactly those of one process with ``batch_size * ranks``.
 """
 
+import hashlib
 import time
 
 import numpy as np
@@ -41,7 +43,7 @@ def _check_agreement(model, strategy, **settings):
     """Raises DistributedError on every rank if any rank's model or fit settings differ."""
     desc = _describe(model, **settings)
     digest = np.frombuffer(
-        __import__("hashlib").sha256(repr(sorted(desc.items())).encode()).digest()[:8], np.int64)
+        hashlib.sha256(repr(sorted(desc.items())).encode()).digest()[:8], np.int64)
     all_digests = strategy.allgather_ints(digest, "the model agreement check")
     if (all_digests == all_digests[0]).all():
         return
