@@ -8,6 +8,7 @@ the suite.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,20 @@ def test_a_failing_rank_ends_the_job_with_an_error(mode, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert "finished" not in proc.stdout
+
+
+def test_the_mpi_example_trains_on_two_ranks(tmp_path):
+    pytest.importorskip("sklearn")
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "mpi_train.py")
+    saved = tmp_path / "digits.keras"
+    cmd = [_mpiexec(), "-n", "2", sys.executable, example, "--epochs", "2", "--save", str(saved)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # mpiexec merges the ranks' output, so a report may not start a line of its own.
+    reports = sorted(re.findall(r"rank (\d): test loss [\d.]+, test accuracy ([\d.]+)",
+                                proc.stdout))
+    assert [rank for rank, _ in reports] == ["0", "1"]
+    # Both ranks report the same reduced accuracy, well above chance after two epochs.
+    accuracies = {float(acc) for _, acc in reports}
+    assert len(accuracies) == 1 and accuracies.pop() > 0.5
+    assert saved.exists()
