@@ -4,6 +4,8 @@ The forward applies bias and activation in the GEMM write-back: per block of row
 block's last product slice is stored, while it is still in cache.
 """
 
+import llvmlite.binding as llvm
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import carray, prange, types
@@ -30,8 +32,8 @@ from ._gemm import (
     use_parallel,
     use_small,
 )
-from ._gemm_cabi import CSymbols, emit_call, export
-from ._jit import kernel, same_dtype
+from ._gemm_cabi import emit_call, export
+from ._jit import CACHE, kernel, same_dtype
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
 from .matmul import _matmul, check_out, result_dtype
@@ -44,6 +46,9 @@ _MAX_KIND = max(v for k, v in vars(activation_kinds).items() if k.isupper() and 
 # The forward activation is reached through a C symbol (a cfunc compiled once per dtype) rather
 # than as a Numba callee: its IR is large, and a callee's IR is re-optimized inside every caller
 # (epilogue, each prange body, driver, core), which multiplied the cold compile time.
+_ACT = {}
+
+
 def _act_cfunc(t):
     def act_forward_c(x, out, m, n, kind, p0, p1, p2):
         activation_forward_into(carray(x, (m, n)), carray(out, (m, n)), kind, p0, p1, p2)
@@ -51,10 +56,12 @@ def _act_cfunc(t):
     act_forward_c.__qualname__ = act_forward_c.__name__ = f"act_forward_c_{t}"
     ptr = types.CPointer(t)
     sig = types.void(ptr, ptr, types.intp, types.intp, types.intp, types.float64, types.float64, types.float64)
-    return f"numdense_act_forward_{t}", act_forward_c, sig
+    return numba.cfunc(sig, cache=CACHE, error_model="numpy")(act_forward_c)
 
 
-_ACT = CSymbols(_act_cfunc)
+for _t in (types.float32, types.float64):
+    _ACT[_t] = (f"numdense_act_forward_{_t}", _act_cfunc(_t))
+    llvm.add_symbol(_ACT[_t][0], _ACT[_t][1].address)
 
 
 @intrinsic
