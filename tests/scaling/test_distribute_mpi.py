@@ -31,9 +31,17 @@ def _mpiexec():
     return found
 
 
+def _rank_env():
+    """The ranks import the numdense this process tests (a script's own directory comes first on
+    its path, so without this they could load an installed copy and compile it all again)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(nd.__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p))
+
+
 def _run_two_ranks(script, *args, timeout=600):
     cmd = [_mpiexec(), "-n", "2", sys.executable, os.path.join(SCRIPTS, script), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_rank_env())
 
 
 # ---------------------------------------------------------------- one rank, in this process
@@ -122,7 +130,7 @@ def test_the_mpi_example_trains_on_two_ranks(tmp_path):
     example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "mpi_train.py")
     saved = tmp_path / "digits.keras"
     cmd = [_mpiexec(), "-n", "2", sys.executable, example, "--epochs", "2", "--save", str(saved)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=_rank_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # mpiexec merges the ranks' output, so a report may not start a line of its own.
     reports = sorted(re.findall(r"rank (\d): test loss [\d.]+, test accuracy ([\d.]+)",
