@@ -29,17 +29,9 @@ def data(n):
     return rng.random((n, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, n)
 
 
-def run_numdense(x, y, batch, repeat):
-    import numdense as nd
-    from numdense.layers import Conv2D, Dense, Flatten, MaxPooling2D
-
-    nd.utils.set_random_seed(0)
-    model = nd.Sequential([
-        Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)), MaxPooling2D(2),
-        Conv2D(64, 3, activation="relu"), MaxPooling2D(2), Conv2D(64, 3, activation="relu"),
-        Flatten(), Dense(64, activation="relu"), Dense(10),
-    ])
-    model.compile(optimizer="adam", loss=nd.losses.SparseCategoricalCrossentropy(from_logits=True))
+def _fit_epochs(model, x, y, batch, repeat):
+    """Seconds of ``repeat`` one-epoch ``fit`` calls (after a short warm-up fit) of a Keras-style
+    model: numdense and Keras share this."""
     model.fit(x[:4 * batch], y[:4 * batch], batch_size=batch, epochs=1, verbose=0)
     times = []
     for _ in range(repeat):
@@ -47,6 +39,16 @@ def run_numdense(x, y, batch, repeat):
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
         times.append(time.perf_counter() - start)
     return times
+
+
+def run_numdense(x, y, batch, repeat):
+    import numdense as nd
+    from cnn_digits import build_model
+
+    nd.utils.set_random_seed(0)
+    model = build_model()
+    model.compile(optimizer="adam", loss=nd.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return _fit_epochs(model, x, y, batch, repeat)
 
 
 def run_torch(x, y, batch, repeat):
@@ -95,13 +97,7 @@ def run_keras(x, y, batch, repeat):
     ])
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x[:4 * batch], y[:4 * batch], batch_size=batch, epochs=1, verbose=0)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-        times.append(time.perf_counter() - start)
-    return times
+    return _fit_epochs(model, x, y, batch, repeat)
 
 
 def child(framework, samples, batch, repeat):
