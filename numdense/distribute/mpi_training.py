@@ -137,8 +137,8 @@ class _LayerSteps:
         self.model = model
         self.variables = model.trainable_weights
         shapes = [tuple(v.shape) for v in self.variables]
-        self.flat = np.zeros(sum(int(np.prod(s)) for s in shapes) + 2, dtype=model.dtype)
-        self.views = _flat_views(self.flat, shapes)
+        self.grad_flat = np.zeros(sum(int(np.prod(s)) for s in shapes) + 2, dtype=model.dtype)
+        self.views = _flat_views(self.grad_flat, shapes)
         self.sparse = model._sparse_loss()
 
     def gradients(self, x, y, weights, order, start, count, global_batch, with_penalties):
@@ -170,36 +170,20 @@ class _LayerSteps:
         self.model.optimizer.apply(self.views, self.variables)
 
 
-class _CompiledSteps:
-    """Local gradients and the update through the compiled Dense-stack kernels."""
-
-    def __init__(self, plan):
-        self.plan = plan
-        self.flat = plan.grad_flat
-
-    def gradients(self, *args):
-        return self.plan.gradients(*args)
-
-    def output(self, count):
-        return self.plan.output(count)
-
-    def update(self, learning_rate):
-        self.plan.update(learning_rate)
-
-
 def _stepper(model, batch_size, y_width):
     plan = None
     if not getattr(model, "_force_python_path", False):
         plan = _lazy()[5].build(model, model._loss_obj, model.optimizer, batch_size, y_width,
                                 flat_gradients=True)
-    return _LayerSteps(model) if plan is None else _CompiledSteps(plan)
+    # A DenseStackPlan offers the same gradients / output / update / grad_flat as _LayerSteps.
+    return _LayerSteps(model) if plan is None else plan
 
 
 def _train_step(model, strategy, steps, x, y, weights, order, start, count, global_batch,
                 learning_rate):
     """Local gradients, one allreduce of the flat buffer, the update on every rank. Returns
     the global batch loss, or None when rank 0 asked to stop (no update then)."""
-    flat = steps.flat
+    flat = steps.grad_flat
     if count:
         # Rank 0 alone adds the weight penalties, so that the sum counts them once.
         loss = steps.gradients(x, y, weights, order, start, count, global_batch,
@@ -279,8 +263,8 @@ def fit(model, strategy, x=None, y=None, batch_size=None, epochs=1, verbose="aut
     from numdense.utils.random import draw_seed
 
     rng = np.random.default_rng(draw_seed() + 7919 * strategy.rank)
-    if isinstance(steps_impl, _CompiledSteps) and steps_impl.plan.has_dropout:
-        steps_impl.plan.seed_dropout(draw_seed() + 7919 * strategy.rank)
+    if getattr(steps_impl, "has_dropout", False):
+        steps_impl.seed_dropout(draw_seed() + 7919 * strategy.rank)
     track = bool(model.metrics)
     n = x.shape[0]
     batch_losses = np.zeros(max(steps, 1))

@@ -53,7 +53,8 @@ def _model(seed=3):
     return model
 
 
-def test_one_rank_fit_and_evaluate_equal_plain_fit():
+@pytest.mark.parametrize("per_layer", [False, True], ids=["compiled", "per-layer"])
+def test_one_rank_fit_and_evaluate_equal_plain_fit(per_layer):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(45, 3)).astype("float32")
     y = (x[:, 0] > 0).astype("float32")
@@ -64,6 +65,7 @@ def test_one_rank_fit_and_evaluate_equal_plain_fit():
         assert nd.distribute.get_strategy() is strategy
         model = _model()
     assert nd.distribute.get_strategy() is None
+    model._force_python_path = per_layer  # the step of models the compiled kernels do not take
     history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
