@@ -8,6 +8,9 @@ division by zero gives inf/nan as in NumPy instead of raising (and without the c
 import os
 
 import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from . import _threading  # noqa: F401  (threading-layer policy must be set before first prange)
 
@@ -33,3 +36,25 @@ def same_dtype(*arrays):
 def _same_dtype_typed(*arrays):
     same = len({a.dtype for a in arrays}) <= 1
     return lambda *arrays: same
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (``llvm.fma``), in the widest float type of the three.
+
+    Plain loops use it where they must round exactly as the fastmath ``contract`` kernels do
+    (a fused multiply-add per step): a kernel inlined into its caller takes the caller's
+    fastmath flags, not its own. (Mixed types are accepted so that a kernel which refuses
+    mixed dtypes at run time still compiles for them.)
+    """
+    if not all(isinstance(t, types.Float) for t in (a, b, c)):
+        return None
+    wide = max((a, b, c), key=lambda t: t.bitwidth)
+
+    def codegen(context, builder, sig, args):
+        values = [context.cast(builder, v, t, wide) for v, t in zip(args, sig.args)]
+        t = values[0].type
+        fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t, t, t]))
+        return builder.call(fn, values)
+
+    return wide(a, b, c), codegen

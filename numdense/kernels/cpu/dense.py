@@ -33,7 +33,7 @@ from ._gemm import (
     use_small,
 )
 from ._gemm_cabi import emit_call, export
-from ._jit import CACHE, kernel, same_dtype
+from ._jit import CACHE, fma, kernel, same_dtype
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
 from .matmul import _matmul, check_out, result_dtype
@@ -41,6 +41,10 @@ from .matmul import _matmul, check_out, result_dtype
 __all__ = ["dense_backward", "dense_backward_into", "dense_forward", "dense_forward_into"]
 
 _ROWS_SMALL = 8  # rows per epilogue call on the serial path
+# Up to this many multiply-adds (e.g. 32 x 2 -> 1, 32 x 8 -> 16) a layer runs as plain loops:
+# the product is nanoseconds, the small-kernel path's row chunks, bias passes and scratch
+# allocation cost more than it.
+_TINY_FMAS = 1 << 12
 _MAX_KIND = max(v for k, v in vars(activation_kinds).items() if k.isupper() and isinstance(v, int))
 
 # The forward activation is reached through a C symbol (a cfunc compiled once per dtype) rather
@@ -81,6 +85,24 @@ def _act_forward(typingctx, x, out, kind, p0, p1, p2):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _act_backward_c(xp, x0, x1, yp, y0, y1, gp, g0, g1, dp, d0, d1, kind, p0, p1, p2):
+    activation_backward_into(carray(xp, (x0, x1)), carray(yp, (y0, y1)), carray(gp, (g0, g1)),
+                             carray(dp, (d0, d1)), kind, p0, p1, p2)
+
+
+# The activation gradient is a C symbol for the reason the forward activation is: its callers
+# (the backward body, and the tiny-layer path that every caller of dense_backward_into inlines)
+# compile a call instead of its large IR.
+_ACT_BACKWARD = export(_act_backward_c, "act_backward", "aaaaifff", 1)
+
+
+@intrinsic
+def _act_backward(typingctx, x, y, dy, dx, kind, p0, p1, p2):
+    symbol = _ACT_BACKWARD[dx.dtype][0]
+    sig = types.void(x, y, dy, dx, kind, p0, p1, p2)
+    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
 
 
 @kernel
@@ -145,6 +167,62 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
 
 
+@kernel(inline="always")
+def _copy_into(src, dst):
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j]
+
+
+@kernel(inline="always")
+def _tiny_forward(x, w, b, z):
+    """z = x @ w (+ b): each dot product a chain of fused multiply-adds over k in order, then
+    the bias added; the rounding of ``small_nn`` + ``_epilogue``, so a row's result does not
+    depend on how many rows the batch has. K >= 1."""
+    m, k_len = x.shape
+    n = w.shape[1]
+    has_bias = b.shape[0] != 0
+    for i in range(m):
+        xr = x[i]
+        zr = z[i]
+        for j in range(n):
+            acc = xr[0] * w[0, j]
+            for k in range(1, k_len):
+                acc = fma(xr[k], w[k, j], acc)
+            zr[j] = acc + b[j] if has_bias else acc
+
+
+@kernel(inline="always")
+def _tiny_backward(x, w, dz, dx, dw, db, need_dx):
+    """dw = x.T @ dz, db = column sums of dz (if db.shape[0]), dx = dz @ w.T (if need_dx); each
+    sum runs over its rows or columns in order, in a register, products fused as in
+    ``small_tn`` (dw and db round as the small-kernel path does). K, M, N >= 1."""
+    m, k_len = x.shape
+    n = w.shape[1]
+    for k in range(k_len):
+        for j in range(n):
+            acc = x[0, k] * dz[0, j]
+            for i in range(1, m):
+                acc = fma(x[i, k], dz[i, j], acc)
+            dw[k, j] = acc
+    if db.shape[0] != 0:
+        for j in range(n):
+            acc = dz[0, j]
+            for i in range(1, m):
+                acc += dz[i, j]
+            db[j] = acc
+    if need_dx:
+        for i in range(m):
+            dzr = dz[i]
+            dxr = dx[i]
+            for k in range(k_len):
+                wr = w[k]
+                acc = dzr[0] * wr[0]
+                for j in range(1, n):
+                    acc = fma(dzr[j], wr[j], acc)
+                dxr[k] = acc
+
+
 @kernel
 def _forward_impl(x, w, b, out, preact, kind, p0, p1, p2):
     """Body of ``dense_forward_into`` (shapes already checked)."""
@@ -187,7 +265,7 @@ def _backward_c(
     )
 
 
-@kernel
+@kernel(inline="always")
 def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
     """out = act(x @ w + b) in one pass over the output; optionally keeps the pre-activation.
 
@@ -209,6 +287,14 @@ def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
         raise ValueError("dense_forward_into: preact must have shape (M, N) or (0, 0)")
     if kind < 0 or kind > _MAX_KIND:
         raise ValueError("dense_forward_into: unknown activation kind")
+    if k_len != 0 and m * n * k_len <= _TINY_FMAS:  # tiny layer: plain loops, no C call
+        z = preact if keep else out
+        _tiny_forward(x, w, b, z)
+        if kind != LINEAR:
+            _act_forward(z, out, kind, p0, p1, p2)
+        elif keep:
+            _copy_into(z, out)
+        return
     _forward(x, w, b, out, preact, kind, p0, p1, p2)
 
 
@@ -216,9 +302,9 @@ def dense_forward_into(x, w, b, out, preact, kind, p0, p1, p2):
 def _backward_impl(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
     """Body of ``dense_backward_into`` (shapes already checked)."""
     if kind == LINEAR:
-        dz[:] = dy
+        _copy_into(dy, dz)
     else:
-        activation_backward_into(preact, y, dy, dz, kind, p0, p1, p2)
+        _act_backward(preact, y, dy, dz, kind, p0, p1, p2)
     _matmul(x, dz, dw, False, True, False)
     if db.shape[0] != 0:
         bias_grad_into(dz, db, flag(False))
@@ -244,7 +330,7 @@ def _backward(typingctx, x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, 
     return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
 
 
-@kernel
+@kernel(inline="always")
 def dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
     """Gradients of y = act(x @ w + b): dz = act'(preact) * dy, dw = x.T @ dz, db = sum(dz, 0), dx = dz @ w.T.
 
@@ -268,6 +354,13 @@ def dense_backward_into(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, n
         raise ValueError("dense_backward_into: unknown activation kind")
     if kind != LINEAR and (preact.shape[0] != m or preact.shape[1] != n or y.shape[0] != m or y.shape[1] != n):
         raise ValueError("dense_backward_into: preact and y must have shape (M, N)")
+    if m != 0 and n != 0 and k_len != 0 and m * n * k_len <= _TINY_FMAS:  # as in the forward
+        if kind == LINEAR:
+            _copy_into(dy, dz)
+        else:
+            _act_backward(preact, y, dy, dz, kind, p0, p1, p2)
+        _tiny_backward(x, w, dz, dx, dw, db, need_dx)
+        return
     _backward(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx)
 
 
