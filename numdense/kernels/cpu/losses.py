@@ -313,7 +313,7 @@ def _row(kind, t, p, g, w, grad, p0, eps, lo, hi, flag):
     return np.nan
 
 
-@kernel
+@kernel(inline="always")
 def _mean_squared_error_rows(t2, y_pred, weights, out, dy, values, grad):
     """``_run`` for mean squared error, the commonest loss, without the per-row and per-element
     dispatch on the kind (which costs more than the arithmetic for narrow outputs). Same
@@ -336,6 +336,19 @@ def _mean_squared_error_rows(t2, y_pred, weights, out, dy, values, grad):
     return total
 
 
+@kernel(inline="always")
+def _check_shapes(t2, y_pred, weights, out, dy, kind, values, grad):
+    """Raises ValueError unless the arrays of ``_run`` agree in shape."""
+    n, k = y_pred.shape
+    sparse = kind == K.SPARSE_CATEGORICAL_CROSSENTROPY or kind == K.SPARSE_CATEGORICAL_CROSSENTROPY_LOGITS
+    if t2.shape[0] != n or t2.shape[1] != (1 if sparse else k):
+        raise ValueError("loss kernel: y_true does not match y_pred")
+    if (values and out.shape[0] != n) or (grad and (dy.shape[0] != n or dy.shape[1] != k)):
+        raise ValueError("loss kernel: output shape does not match y_pred")
+    if grad and weights.shape[0] != n:
+        raise ValueError("loss kernel: weights shape does not match y_pred")
+
+
 @kernel
 def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
     """Shared loop of the public kernels; returns ``sum_r weights[r] * loss_r`` (float64).
@@ -345,19 +358,11 @@ def _run(t2, y_pred, weights, out, dy, kind, p0, eps, values, grad):
     ``dy[r] = weights[r] * d loss_r / d y_pred[r]`` if ``grad``. Raises on mismatched shapes.
     """
     n, k = y_pred.shape
-    sparse = kind == K.SPARSE_CATEGORICAL_CROSSENTROPY or kind == K.SPARSE_CATEGORICAL_CROSSENTROPY_LOGITS
-    if t2.shape[0] != n or t2.shape[1] != (1 if sparse else k):
-        raise ValueError("loss kernel: y_true does not match y_pred")
-    if (values and out.shape[0] != n) or (grad and (dy.shape[0] != n or dy.shape[1] != k)):
-        raise ValueError("loss kernel: output shape does not match y_pred")
-    if grad and weights.shape[0] != n:
-        raise ValueError("loss kernel: weights shape does not match y_pred")
+    _check_shapes(t2, y_pred, weights, out, dy, kind, values, grad)
     # Clip bounds in the input dtype (float32 rounds 1 - 1e-7 to 1 - 2**-23).
-    b = np.empty(2, y_pred.dtype)
-    b[0] = eps
-    b[1] = 1.0 - eps
-    lo = np.float64(b[0])
-    hi = np.float64(b[1])
+    T = y_pred.dtype.type
+    lo = np.float64(T(eps))
+    hi = np.float64(T(1.0 - eps))
     flag = 0
     if kind == K.HINGE or kind == K.SQUARED_HINGE:
         # Keras converts 0/1 labels only when every label of the batch is 0 or 1.
@@ -408,10 +413,10 @@ def loss_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_EPS):
     if n == 0:
         return
     t2 = y_true.reshape((n, y_true.size // n))
-    _run(t2, y_pred, weights, np.empty(0, y_pred.dtype), dy, kind, p0, eps, False, True)
+    _run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)  # weights: unused out
 
 
-@kernel
+@kernel(inline="always")
 def loss_value_and_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_EPS):
     """Fused single pass: returns ``sum_r weights[r] * loss_r`` (float64) and writes ``dy`` as
     ``loss_grad_into`` does. Shapes, dtype and layout as in ``loss_grad_into``."""
@@ -419,7 +424,11 @@ def loss_value_and_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_
     if n == 0:
         return 0.0
     t2 = y_true.reshape((n, y_true.size // n))
-    return _run(t2, y_pred, weights, np.empty(0, y_pred.dtype), dy, kind, p0, eps, False, True)
+    # weights doubles as the unused per-sample output (values=False: never written).
+    if kind == K.MEAN_SQUARED_ERROR:  # inlined into the caller: the commonest loss, no call
+        _check_shapes(t2, y_pred, weights, weights, dy, kind, False, True)
+        return _mean_squared_error_rows(t2, y_pred, weights, weights, dy, False, True)
+    return _run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)
 
 
 def _c_array(a, dtype):

@@ -128,7 +128,7 @@ def grad_transform_into(w, g, l1, l2, clipvalue, clipnorm, grad_scale):
             g[i] = min(max(g[i], lo), hi)
 
 
-@kernel
+@kernel(inline="always")
 def _decayed(wi, dec, wdt, lrt):
     if dec:
         return wi - wi * wdt * lrt
@@ -159,20 +159,37 @@ def _sgd(w, g, m, hp, lr, wd):
             w[i] = wi - g[i] * lrt
 
 
-@kernel
-def _adam(w, g, m, v, u, hp, lr, t, wd):
+@kernel(inline="always")
+def adam_coefficients(w, hp, lr, t):
+    """Adam's (and AdamW's) per-step scalars in ``w``'s dtype: ``(alpha, 1 - beta_1,
+    1 - beta_2, epsilon)`` with ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
+
+    ``w``: any array of the parameters' dtype (only its dtype is read); ``hp``, ``lr``, ``t``
+    as in ``optimizer_update_into``. The same for every parameter of a step, so a loop over
+    parameters computes them once (``adam_apply_into``).
+    """
     T = w.dtype.type
     lrt = T(lr)
-    wdt = T(wd)
-    dec = wd != 0.0
     one = T(1.0)
     b1p = T(hp[0]) ** T(t)
     b2p = T(hp[1]) ** T(t)
     alpha = lrt * np.sqrt(one - b2p) / (one - b1p)
-    c1 = T(1.0 - hp[0])
-    c2 = T(1.0 - hp[1])
-    eps = T(hp[2])
-    amsgrad = hp[3] != 0.0
+    return alpha, T(1.0 - hp[0]), T(1.0 - hp[1]), T(hp[2])
+
+
+@kernel(inline="always")
+def adam_apply_into(w, g, m, v, u, coefficients, amsgrad, lr, wd):
+    """Adam's update rule for one parameter from ``adam_coefficients``, in place.
+
+    ``w``, ``g``, ``m``, ``v``, ``u`` as in ``optimizer_update_into`` (``g`` already
+    transformed: regularizer gradient, clipping); ``amsgrad``: bool; ``lr``, ``wd``: the
+    step's learning rate and this parameter's decoupled weight decay (0 = none).
+    """
+    alpha, c1, c2, eps = coefficients
+    T = w.dtype.type
+    lrt = T(lr)
+    wdt = T(wd)
+    dec = wd != 0.0
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
@@ -184,6 +201,11 @@ def _adam(w, g, m, v, u, hp, lr, t, wd):
             vi = max(u[i], vi)
             u[i] = vi
         w[i] = wi - (mi * alpha) / (np.sqrt(vi) + eps)
+
+
+@kernel
+def _adam(w, g, m, v, u, hp, lr, t, wd):
+    adam_apply_into(w, g, m, v, u, adam_coefficients(w, hp, lr, t), hp[3] != 0.0, lr, wd)
 
 
 @kernel
@@ -354,8 +376,7 @@ def optimizer_update_into(
     NONE skips) with parameters ``cp0..cp2`` and axis mode ``caxis`` on
     ``w.reshape(rows, cols)``, epsilon 1e-7. Arithmetic is in ``w``'s dtype (see module doc).
     """
-    if l1 != 0.0 or l2 != 0.0 or clipnorm > 0.0 or grad_scale != 1.0 or clipvalue > 0.0:
-        grad_transform_into(w, g, l1, l2, clipvalue, clipnorm, grad_scale)
+    update_prologue(w, g, l1, l2, clipvalue, clipnorm, grad_scale)
     if kind == K.SGD:
         _sgd(w, g, m, hp, lr, wd)
     elif kind == K.ADAM or kind == K.ADAMW:
@@ -372,6 +393,19 @@ def optimizer_update_into(
         _nadam(w, g, m, v, hp, state, lr, t, wd)
     elif kind == K.LION:
         _lion(w, g, m, hp, lr, wd)
+    update_epilogue(w, ckind, cp0, cp1, cp2, caxis, rows, cols)
+
+
+@kernel(inline="always")
+def update_prologue(w, g, l1, l2, clipvalue, clipnorm, grad_scale):
+    """Step (1)-(2) of ``optimizer_update_into``: ``grad_transform_into`` unless it is a no-op."""
+    if l1 != 0.0 or l2 != 0.0 or clipnorm > 0.0 or grad_scale != 1.0 or clipvalue > 0.0:
+        grad_transform_into(w, g, l1, l2, clipvalue, clipnorm, grad_scale)
+
+
+@kernel(inline="always")
+def update_epilogue(w, ckind, cp0, cp1, cp2, caxis, rows, cols):
+    """Step (5) of ``optimizer_update_into``: the constraint, if any, on ``w.reshape(rows, cols)``."""
     if ckind != _CONSTRAINT_NONE:
         constraint_apply_into(w.reshape((rows, cols)), ckind, cp0, cp1, cp2, caxis, 1e-7)
 
