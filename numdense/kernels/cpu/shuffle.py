@@ -12,9 +12,10 @@ from ._jit import kernel
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
-@kernel
+@kernel(inline="always")
 def _splitmix64(state):
     """(next state, 64 random bits) of the splitmix64 generator."""
     state = state + _GOLDEN
@@ -38,8 +39,15 @@ def shuffled_orders_into(seeds, orders):
         for i in range(n):
             row[i] = i
         state = np.uint64(seeds[e])
-        for i in range(n - 1, 0, -1):
+        i = n - 1
+        while i > 0:
+            # Each 64-bit draw serves two swaps: its high and its low 32 bits, each scaled to
+            # [0, i] by a multiply-shift (no 64-bit division; n < 2**32).
             state, bits = _splitmix64(state)
-            # The high 32 bits scaled to [0, i] (multiply-shift: no 64-bit division; n < 2**32).
             j = np.int64(((bits >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32))
             row[i], row[j] = row[j], row[i]
+            i -= 1
+            if i > 0:
+                j = np.int64(((bits & _LOW32) * np.uint64(i + 1)) >> np.uint64(32))
+                row[i], row[j] = row[j], row[i]
+                i -= 1
