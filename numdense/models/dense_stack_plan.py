@@ -2,19 +2,19 @@
 
 ``DenseStackPlan.build`` inspects a model; if every layer is a Dense (builtin activation), a
 Dropout after a Dense, an Activation that can be folded into the Dense before it, or a leading
-Flatten, it lays out everything one training step needs (typed lists of weight views, per-layer
-activation ids, preallocated batch buffers, optimizer slots) and ``run`` drives
+Flatten, it lays out everything one training step needs (address tables of weights, buffers and
+optimizer slots, per-layer activation ids, preallocated batch buffers) and ``run`` drives
 ``numdense.kernels.cpu.sequential.sequential_train_steps``. Anything else returns None and the
 model trains through the per-layer Python path instead.
 """
 
 import numpy as np
-from numba.typed import List
 
 from numdense import activations, config
 from numdense.kernels import activation_kinds as act
 from numdense.kernels import loss_kinds
 from numdense.kernels.cpu import sequential as seq
+from numdense.kernels.cpu._views import address_table
 from numdense.layers.activation import Activation
 from numdense.layers.dense import Dense
 from numdense.layers.dropout import Dropout
@@ -29,11 +29,28 @@ _FOLD = {
 }
 
 
-def _typed(arrays):
-    out = List()
-    for a in arrays:
-        out.append(a)
-    return out
+class _Tabled:
+    """Arrays (kept alive here) and their address table, which the compiled loop reads."""
+
+    def __init__(self, arrays, dtype):
+        self.arrays = list(arrays)
+        self.dtype = np.dtype(dtype)
+        self.table = address_table(self.arrays, self.dtype)
+
+    def __reduce__(self):
+        # A copy's addresses would still point at the original's memory, and copied arrays lose
+        # their aliasing (a parameter is a view of a layer weight): refuse rather than mislead.
+        raise TypeError("A compiled training plan cannot be copied or pickled; copy the model "
+                        "(which rebuilds its plan) instead.")
+
+    def __getitem__(self, i):
+        return self.arrays[i]
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def __iter__(self):
+        return iter(self.arrays)
 
 
 def _activity_coefficients(layer):
@@ -110,8 +127,11 @@ class DenseStackPlan:
         widths = [d.units for d in denses]
         empty1 = np.empty(0, dtype)
 
-        self.ws = _typed([d.kernel.value for d in denses])
-        self.bs = _typed([d.bias.value if d.bias is not None else empty1 for d in denses])
+        def _tabled(arrays):
+            return _Tabled(arrays, dtype)
+
+        self.ws = _tabled([d.kernel.value for d in denses])
+        self.bs = _tabled([d.bias.value if d.bias is not None else empty1 for d in denses])
         self.kinds = np.array([u[1][0] for u in units], dtype=np.int64)
         self.act_params = np.array([u[1][1:] for u in units], dtype=np.float64).reshape(n_layers, 3)
         self.dropout_rates = np.array([u[2] for u in units], dtype=np.float64)
@@ -135,15 +155,15 @@ class DenseStackPlan:
         self.xb = buffers(denses[0].kernel.shape[0])
         self.yb = buffers(y_width)
         self.wb = np.zeros(rows, dtype)
-        self.zs = _typed([buffers(w) for w in widths])
+        self.zs = _tabled([buffers(w) for w in widths])
         acts = [buffers(w) for w in widths]
-        self.acts = _typed(acts)
-        self.outs = _typed([buffers(w) if r > 0 else a
+        self.acts = _tabled(acts)
+        self.outs = _tabled([buffers(w) if r > 0 else a
                             for w, r, a in zip(widths, self.dropout_rates, acts)])
-        self.masks = _typed([buffers(w) if r > 0 else buffers(0)
+        self.masks = _tabled([buffers(w) if r > 0 else buffers(0)
                              for w, r in zip(widths, self.dropout_rates)])
-        self.grads = _typed([buffers(w) for w in widths])
-        self.dzs = _typed([buffers(w) for w in widths])
+        self.grads = _tabled([buffers(w) for w in widths])
+        self.dzs = _tabled([buffers(w) for w in widths])
         shapes = [(d.kernel.shape, (d.units if d.bias is not None else 0,)) for d in denses]
         if flat_gradients:
             # Every gradient a view of one buffer, plus two trailing slots (the batch loss and
@@ -159,8 +179,8 @@ class DenseStackPlan:
             self.grad_flat = None
             gws = [np.zeros(w, dtype) for w, _ in shapes]
             gbs = [np.zeros(b, dtype) for _, b in shapes]
-        self.gws = _typed(gws)
-        self.gbs = _typed(gbs)
+        self.gws = _tabled(gws)
+        self.gbs = _tabled(gbs)
 
         # Trainable parameters, in model order, as flat views of weights and gradients.
         variables, pgrads = [], []
@@ -177,18 +197,18 @@ class DenseStackPlan:
         plan = optimizer.kernel_plan(variables)
         self.kernel_only = plan.kernel_only
         self.opt_kind, self.opt_hp, self.opt_state = plan.kind, plan.hp, plan.state
-        if not variables:  # nothing trainable: one inert entry keeps the typed lists typed
+        if not variables:  # nothing trainable: one inert entry keeps the tables non-empty
             variables, pgrads = [], [empty1]
-            self.params = _typed([empty1])
+            self.params = _tabled([empty1])
         else:
-            self.params = _typed([v.value.reshape(-1) for v in variables])
-        self.pgrads = _typed(pgrads)
+            self.params = _tabled([v.value.reshape(-1) for v in variables])
+        self.pgrads = _tabled(pgrads)
 
         def per_param(values, dtype, fill):
             return np.asarray(values, dtype=dtype) if variables else np.full(1, fill, dtype)
 
         def slots(arrays):
-            return _typed([a if a is not None else empty1 for a in arrays] or [empty1])
+            return _tabled([a if a is not None else empty1 for a in arrays] or [empty1])
 
         self.slot_m, self.slot_v, self.slot_u = (slots(plan.slot_m), slots(plan.slot_v),
                                                  slots(plan.slot_u))
@@ -217,17 +237,25 @@ class DenseStackPlan:
         fixed = next((s for s in seeds if s is not None), None)
         seq.seed_dropout(int(fixed if fixed is not None else seed) % 2**32)
 
-    def _common_args(self):
-        clip = self.optimizer.clipping()
+    def _layer_args(self):
         return (
-            self.iterations, self.ws, self.bs, self.kinds, self.act_params, self.dropout_rates,
-            self.act_l1, self.act_l2, self.xb, self.yb, self.wb, self.zs, self.acts, self.outs,
-            self.masks, self.grads, self.dzs, self.gws, self.gbs, self.loss_kind, self.loss_p0,
-            config.epsilon(), self.logits_loss, self.opt_kind, self.opt_hp, self.opt_state,
-            self.params, self.pgrads, self.slot_m, self.slot_v, self.slot_u, self.trainable,
-            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p0, self.c_p1,
-            self.c_p2, self.c_axis, self.c_rows, self.c_cols, clip[0], clip[1], clip[2],
+            self.ws.table, self.bs.table, self.kinds, self.act_params, self.dropout_rates,
+            self.act_l1, self.act_l2, self.xb, self.yb, self.wb, self.zs.table, self.acts.table,
+            self.outs.table, self.masks.table, self.grads.table, self.dzs.table, self.gws.table,
+            self.gbs.table, self.loss_kind, self.loss_p0, config.epsilon(), self.logits_loss,
         )
+
+    def _update_args(self):
+        return (
+            self.params.table, self.pgrads.table, self.slot_m.table, self.slot_v.table,
+            self.slot_u.table, self.trainable, self.reg_l1, self.reg_l2, self.weight_decay,
+            self.c_kind, self.c_p0, self.c_p1, self.c_p2, self.c_axis, self.c_rows, self.c_cols,
+            *self.optimizer.clipping(),
+        )
+
+    def _common_args(self):
+        return (self.iterations, *self._layer_args(), self.opt_kind, self.opt_hp,
+                self.opt_state, *self._update_args())
 
     def run_epochs(self, x, y, sample_weight, orders, steps, lrs, batch_losses, batch_sizes,
                    stop_on_nan):
@@ -260,23 +288,16 @@ class DenseStackPlan:
         gradients); the model output is left in ``outs[-1][:count]``."""
         return seq.sequential_gradients(
             x, y, sample_weight, order, start, count, denominator, with_penalties,
-            self.ws, self.bs, self.kinds, self.act_params, self.dropout_rates, self.act_l1,
-            self.act_l2, self.xb, self.yb, self.wb, self.zs, self.acts, self.outs, self.masks,
-            self.grads, self.dzs, self.gws, self.gbs, self.loss_kind, self.loss_p0,
-            config.epsilon(), self.logits_loss, self.params, self.trainable, self.reg_l1,
-            self.reg_l2,
+            *self._layer_args(), self.params.table, self.trainable, self.reg_l1, self.reg_l2,
         )
 
     def update(self, learning_rate):
         """One optimizer step from the gradients in ``gws`` / ``gbs``."""
         opt = self.optimizer
         self.iterations[0] = opt.iterations
-        clip = opt.clipping()
         seq.sequential_update(
             self.iterations, float(learning_rate), self.opt_kind, self.opt_hp, self.opt_state,
-            self.params, self.pgrads, self.slot_m, self.slot_v, self.slot_u, self.trainable,
-            self.reg_l1, self.reg_l2, self.weight_decay, self.c_kind, self.c_p0, self.c_p1,
-            self.c_p2, self.c_axis, self.c_rows, self.c_cols, clip[0], clip[1], clip[2],
+            *self._update_args(), self.xb,
         )
         opt.iterations = int(self.iterations[0])
 

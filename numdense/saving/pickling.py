@@ -1,6 +1,6 @@
 """Pickling models as Keras 3 does: by config and weights, not by their Python objects.
 
-A model holds objects that cannot be pickled (compiled Numba plans, typed lists); what defines
+A model holds objects that cannot be pickled (compiled Numba plans, address tables); what defines
 it is its Keras 3 config (``serialize_model``), its weights and, when compiled, its compile
 config and optimizer variables. ``pickle.loads(pickle.dumps(model))`` rebuilds the model from
 those, so the copy predicts identically and, if compiled, continues training identically.

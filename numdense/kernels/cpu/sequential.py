@@ -2,22 +2,32 @@
 
 One Numba function runs many training steps (gather the batch, forward through every layer,
 loss and its gradient, backward, one optimizer update per parameter) without returning to
-Python, so a step costs a few kernel calls and no allocation. Layers are described by typed
-lists of arrays and small per-layer parameter arrays, so a single compiled function (per
-dtype) serves every Dense stack.
+Python, so a step costs a few kernel calls and no allocation. Per-layer and per-parameter
+arrays arrive as address tables (``_views``: one int64 row of data address, rows, cols per
+array) with small per-layer parameter arrays, so a single compiled function (per dtype) serves
+every Dense stack; the caller keeps the tabled arrays alive. The tiny kernels on a step's path
+are inlined (``inline="always"``): a call to a Numba function that is not inlined costs tens
+of nanoseconds, as much as a tiny layer's arithmetic.
 """
 
 import numpy as np
 
 from numdense.kernels.cpu._jit import kernel
+from numdense.kernels.cpu._views import view1, view2
+from numdense.kernels import optimizer_kinds
 from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
-from numdense.kernels.cpu.losses import loss_value_and_grad_into, loss_values_into
+from numdense.kernels.cpu.losses import loss_value_and_grad_into
 from numdense.kernels.cpu.optimizers import (
+    adam_apply_into,
+    adam_coefficients,
     grad_sq_norm_with_reg,
     optimizer_begin_step,
     optimizer_update_into,
+    update_epilogue,
+    update_prologue,
 )
 from numdense.kernels.cpu.regularizers import l1l2_penalty
+
 
 @kernel
 def seed_dropout(seed):
@@ -29,18 +39,19 @@ def seed_dropout(seed):
 def sequential_forward_into(x, ws, bs, kinds, params, outs):
     """Inference through a stack of Dense layers.
 
-    x: (rows, d0) C-contiguous; ws: typed list of kernels (d_l, d_{l+1}); bs: typed list of
+    x: (rows, d0) C-contiguous; ws: address table of the kernels (d_l, d_{l+1}); bs: of the
     biases (d_{l+1},) or (0,) for none; kinds: int64 (L,) activation ids; params: float64 (L, 3)
-    activation parameters; outs: typed list of (rows_max, d_{l+1}) buffers with rows_max >= rows.
-    Writes every layer's output into ``outs[l][:rows]``; the model output is ``outs[L-1][:rows]``.
+    activation parameters; outs: address table of (rows_max, d_{l+1}) buffers, rows_max >= rows.
+    All arrays of x's dtype. Writes every layer's output into ``outs[l][:rows]``; the model
+    output is ``outs[L-1][:rows]``.
     """
     rows = x.shape[0]
     empty = np.empty((0, 0), dtype=x.dtype)
     h = x
-    for l in range(len(ws)):
-        out = outs[l][:rows]
-        dense_forward_into(h, ws[l], bs[l], out, empty, kinds[l], params[l, 0], params[l, 1],
-                           params[l, 2])
+    for l in range(ws.shape[0]):
+        out = view2(outs, l, x)[:rows]
+        dense_forward_into(h, view2(ws, l, x), view1(bs, l, x), out, empty, kinds[l],
+                           params[l, 0], params[l, 1], params[l, 2])
         h = out
 
 
@@ -65,7 +76,7 @@ def sequential_forward(x, ws, bs, kinds, params):
     return h
 
 
-@kernel
+@kernel(inline="always")
 def _gather_rows(src, order, start, count, dst):
     for i in range(count):
         row = order[start + i]
@@ -103,6 +114,119 @@ def _multiply_into(a, b):
             a[i, j] *= b[i, j]
 
 
+@kernel(inline="always")
+def _update_parameters(x, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, slot_m, slot_v,
+                       slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1,
+                       c_p2, c_axis, c_rows, c_cols, clipvalue, clipnorm, global_clipnorm):
+    """One optimizer step of every trainable parameter (``optimizer_update_into``'s steps),
+    after ``optimizer_begin_step``; ``x`` gives the dtype of the tabled arrays.
+
+    Adam and AdamW, the common case, compute their per-step scalars once for all parameters
+    and apply the rule inline: for a tiny model a full ``optimizer_update_into`` per parameter
+    cost more than the rest of the step.
+    """
+    optimizer_begin_step(opt_kind, opt_hp, opt_state, t)
+    P = params.shape[0]
+    scale = 1.0
+    if global_clipnorm > 0.0:
+        total = 0.0
+        for p in range(P):
+            if trainable[p]:
+                total += grad_sq_norm_with_reg(view1(params, p, x), view1(pgrads, p, x),
+                                               reg_l1[p], reg_l2[p])
+        norm = np.sqrt(total)
+        if norm > global_clipnorm:
+            scale = global_clipnorm / norm
+    if opt_kind == optimizer_kinds.ADAM or opt_kind == optimizer_kinds.ADAMW:
+        coefficients = adam_coefficients(x, opt_hp, lr, t)
+        amsgrad = opt_hp[3] != 0.0
+        for p in range(P):
+            if trainable[p]:
+                w = view1(params, p, x)
+                g = view1(pgrads, p, x)
+                update_prologue(w, g, reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale)
+                adam_apply_into(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
+                                view1(slot_u, p, x), coefficients, amsgrad, lr,
+                                weight_decay[p])
+                update_epilogue(w, c_kind[p], c_p0[p], c_p1[p], c_p2[p], c_axis[p], c_rows[p],
+                                c_cols[p])
+        return
+    for p in range(P):
+        if trainable[p]:
+            optimizer_update_into(opt_kind, view1(params, p, x), view1(pgrads, p, x),
+                                  view1(slot_m, p, x), view1(slot_v, p, x), view1(slot_u, p, x),
+                                  opt_hp, opt_state, lr, t, reg_l1[p], reg_l2[p], clipvalue,
+                                  clipnorm, scale, weight_decay[p], c_kind[p], c_p0[p], c_p1[p],
+                                  c_p2[p], c_axis[p], c_rows[p], c_cols[p])
+
+
+@kernel(inline="always")
+def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_penalties, layers,
+                     buffers, loss_spec, penalties):
+    """Gather, forward, loss and backward of one batch (``sequential_gradients``). The
+    arguments come grouped in tuples: Python passes a call of more than 30 arguments as
+    ``*args``, which Numba cannot inline."""
+    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2 = layers
+    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs = buffers
+    loss_kind, loss_p0, loss_eps, logits_loss = loss_spec
+    params, trainable, reg_l1, reg_l2 = penalties
+    L = ws.shape[0]
+    no_dx = np.empty((0, 0), dtype=x.dtype)
+    xs = xb[:nb]
+    ys = yb[:nb]
+    _gather_rows(x, order, start, nb, xs)
+    _gather_rows(y, order, start, nb, ys)
+    weights = wb[:nb]
+    for i in range(nb):
+        weights[i] = sample_weight[order[start + i]] / denominator
+
+    # Forward.
+    h = xs
+    for l in range(L):
+        act = view2(acts, l, x)[:nb]
+        dense_forward_into(h, view2(ws, l, x), view1(bs, l, x), act, view2(zs, l, x)[:nb],
+                           kinds[l], act_params[l, 0], act_params[l, 1], act_params[l, 2])
+        h = view2(outs, l, x)[:nb]
+        if dropout_rates[l] > 0.0:
+            _dropout(act, view2(masks, l, x)[:nb], h, dropout_rates[l])
+
+    # Loss and its gradient w.r.t. the last layer output (or its logits).
+    last = L - 1
+    if logits_loss:
+        loss = loss_value_and_grad_into(ys, view2(zs, last, x)[:nb], weights,
+                                        view2(dzs, last, x)[:nb], loss_kind, loss_p0, loss_eps)
+    else:
+        loss = loss_value_and_grad_into(ys, h, weights, view2(grads, last, x)[:nb], loss_kind,
+                                        loss_p0, loss_eps)
+    if with_penalties:
+        for p in range(params.shape[0]):
+            if trainable[p] and (reg_l1[p] != 0.0 or reg_l2[p] != 0.0):
+                loss += l1l2_penalty(view1(params, p, x), reg_l1[p], reg_l2[p])
+
+    # Backward.
+    for l in range(L - 1, -1, -1):
+        g = view2(grads, l, x)[:nb]
+        z = view2(zs, l, x)[:nb]
+        dz = view2(dzs, l, x)[:nb]
+        if dropout_rates[l] > 0.0 and not (logits_loss and l == last):
+            _multiply_into(g, view2(masks, l, x)[:nb])
+        if act_l1[l] != 0.0 or act_l2[l] != 0.0:  # never on a folded last layer
+            loss += _activity_penalty_and_grad(view2(acts, l, x)[:nb], g, act_l1[l], act_l2[l],
+                                               1.0 / denominator)
+        h_in = xs if l == 0 else view2(outs, l - 1, x)[:nb]
+        dx = view2(grads, l - 1, x)[:nb] if l > 0 else no_dx
+        w = view2(ws, l, x)
+        if logits_loss and l == last:
+            # dz already holds d loss / d logits: a linear backward passes it through.
+            dense_backward_into(h_in, w, z, z, dz, dz, dx, view2(gws, l, x), view1(gbs, l, x),
+                                0, 0.0, 0.0, 0.0, l > 0)
+        else:
+            dense_backward_into(h_in, w, z, view2(acts, l, x)[:nb], g, dz, dx, view2(gws, l, x),
+                                view1(gbs, l, x), kinds[l], act_params[l, 0], act_params[l, 1],
+                                act_params[l, 2], l > 0)
+    return loss
+
+
 @kernel
 def sequential_train_steps(
     x, y, sample_weight, order, first_step, last_step, batch_size, lrs, iterations,
@@ -118,26 +242,28 @@ def sequential_train_steps(
     Data: x (n, d0), y (n, k) (sparse labels as (n, 1) floats), sample_weight (n,) (sample and
     class weights combined), order (n,) int64 sample order of the epoch; batch s covers
     ``order[s*batch_size : (s+1)*batch_size]`` (the last batch may be partial). lrs: float64
-    learning rate of each step of the epoch (indexed by s); iterations: int64 (1,) optimizer step count, advanced in
-    place.
+    learning rate of each step of the epoch (indexed by s); iterations: int64 (1,) optimizer
+    step count, advanced in place.
 
-    Layers (L Dense layers): ws / bs kernels and biases ((0,) = no bias); kinds, act_params
+    Every array named below as a table is an address table (``_views.address_table``) of
+    C-contiguous arrays of x's dtype, one row per layer (L) or per trainable parameter (P).
+
+    Layers: ws / bs tables of kernels and biases ((0,) = no bias); kinds, act_params
     activation ids and parameters; dropout_rates (L,) rate of a Dropout after each layer (0 =
     none); act_l1 / act_l2 (L,) activity-regularizer coefficients.
 
-    Buffers (batch_size rows): xb, yb, wb batch copies; zs pre-activations, acts activation
-    outputs, outs layer outputs after dropout (may be the same arrays as acts), masks dropout
-    masks, grads upstream gradients of each layer output, dzs scratch, gws / gbs parameter
-    gradients (gbs[l] is (0,) without bias).
+    Buffers (batch_size rows): xb, yb, wb batch copies (arrays); tables zs pre-activations,
+    acts activation outputs, outs layer outputs after dropout (may be the same arrays as acts),
+    masks dropout masks, grads upstream gradients of each layer output, dzs scratch, gws / gbs
+    parameter gradients (gbs[l] is (0,) without bias).
 
     Loss: loss_kind / loss_p0 / loss_eps; logits_loss = 1 when the last layer's activation is
     folded into the loss (softmax or sigmoid with a crossentropy, computed from logits as Keras'
     TensorFlow backend does), so the loss reads the last pre-activation.
 
-    Optimizer (P trainable parameters, flat 1-D views): params, pgrads (views of ws/bs and
-    gws/gbs), slot_m / slot_v / slot_u, trainable (P,) int64, reg_l1 / reg_l2 / weight_decay,
-    constraint specs c_* and their 2-D view shapes c_rows / c_cols; clipvalue, clipnorm,
-    global_clipnorm (<= 0 = off).
+    Optimizer: tables params, pgrads (flat 1-D views of ws/bs and gws/gbs), slot_m / slot_v /
+    slot_u; trainable (P,) int64, reg_l1 / reg_l2 / weight_decay, constraint specs c_* and
+    their 2-D view shapes c_rows / c_cols; clipvalue, clipnorm, global_clipnorm (<= 0 = off).
 
     Writes batch_losses[s] (total loss incl. penalties) and batch_sizes[s], and, when
     pred_store has n rows, the model outputs of the batch into pred_store rows start..start+nb
@@ -146,87 +272,30 @@ def sequential_train_steps(
     model's dtype and stop_on_nan is set).
     """
     n = x.shape[0]
-    L = len(ws)
-    no_dx = np.empty((0, 0), dtype=x.dtype)
+    last = ws.shape[0] - 1
     loss_in_dtype = np.empty(1, dtype=x.dtype)
+    layers = (ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2)
+    buffers = (xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs)
+    loss_spec = (loss_kind, loss_p0, loss_eps, logits_loss)
+    penalties = (params, trainable, reg_l1, reg_l2)
     for s in range(first_step, last_step):
         start = s * batch_size
         nb = min(batch_size, n - start)
-        xs = xb[:nb]
-        ys = yb[:nb]
-        _gather_rows(x, order, start, nb, xs)
-        _gather_rows(y, order, start, nb, ys)
-        weights = wb[:nb]
-        for i in range(nb):
-            weights[i] = sample_weight[order[start + i]] / nb
-
-        # Forward.
-        h = xs
-        for l in range(L):
-            dense_forward_into(h, ws[l], bs[l], acts[l][:nb], zs[l][:nb], kinds[l],
-                               act_params[l, 0], act_params[l, 1], act_params[l, 2])
-            if dropout_rates[l] > 0.0:
-                _dropout(acts[l][:nb], masks[l][:nb], outs[l][:nb], dropout_rates[l])
-            h = outs[l][:nb]
-
-        # Loss and its gradient w.r.t. the last layer output (or its logits).
-        last = L - 1
-        if logits_loss:
-            loss = loss_value_and_grad_into(ys, zs[last][:nb], weights, dzs[last][:nb],
-                                            loss_kind, loss_p0, loss_eps)
-        else:
-            loss = loss_value_and_grad_into(ys, outs[last][:nb], weights, grads[last][:nb],
-                                            loss_kind, loss_p0, loss_eps)
-        for p in range(len(params)):
-            if trainable[p] and (reg_l1[p] != 0.0 or reg_l2[p] != 0.0):
-                loss += l1l2_penalty(params[p], reg_l1[p], reg_l2[p])
-
-        # Backward.
-        for l in range(L - 1, -1, -1):
-            g = grads[l][:nb]
-            if dropout_rates[l] > 0.0 and not (logits_loss and l == last):
-                _multiply_into(g, masks[l][:nb])
-            if act_l1[l] != 0.0 or act_l2[l] != 0.0:  # never on a folded last layer
-                loss += _activity_penalty_and_grad(acts[l][:nb], g, act_l1[l], act_l2[l],
-                                                   1.0 / nb)
-            h_in = xs if l == 0 else outs[l - 1][:nb]
-            dx = grads[l - 1][:nb] if l > 0 else no_dx
-            if logits_loss and l == last:
-                # dzs[last] already holds d loss / d logits: a linear backward passes it through.
-                dense_backward_into(h_in, ws[l], zs[l][:nb], zs[l][:nb], dzs[l][:nb],
-                                    dzs[l][:nb], dx, gws[l], gbs[l], 0, 0.0, 0.0, 0.0, l > 0)
-            else:
-                dense_backward_into(h_in, ws[l], zs[l][:nb], acts[l][:nb], g, dzs[l][:nb], dx,
-                                    gws[l], gbs[l], kinds[l], act_params[l, 0],
-                                    act_params[l, 1], act_params[l, 2], l > 0)
-
+        loss = _batch_gradients(x, y, sample_weight, order, start, nb, nb, True, layers, buffers,
+                                loss_spec, penalties)
         # The loss as the model's dtype reports it (a float32 model overflows at 3.4e38, as
         # Keras' float32 loss does).
         loss_in_dtype[0] = loss
         batch_losses[s] = loss_in_dtype[0]
         batch_sizes[s] = nb
         if pred_store.shape[0] > 0:
-            pred_store[start:start + nb] = outs[last][:nb]
+            pred_store[start:start + nb] = view2(outs, last, x)[:nb]
 
-        # Optimizer step.
         t = iterations[0] + 1
-        optimizer_begin_step(opt_kind, opt_hp, opt_state, t)
-        scale = 1.0
-        if global_clipnorm > 0.0:
-            total = 0.0
-            for p in range(len(params)):
-                if trainable[p]:
-                    total += grad_sq_norm_with_reg(params[p], pgrads[p], reg_l1[p], reg_l2[p])
-            norm = np.sqrt(total)
-            if norm > global_clipnorm:
-                scale = global_clipnorm / norm
-        for p in range(len(params)):
-            if trainable[p]:
-                optimizer_update_into(opt_kind, params[p], pgrads[p], slot_m[p], slot_v[p],
-                                      slot_u[p], opt_hp, opt_state, lrs[s], t,
-                                      reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale,
-                                      weight_decay[p], c_kind[p], c_p0[p], c_p1[p], c_p2[p],
-                                      c_axis[p], c_rows[p], c_cols[p])
+        _update_parameters(x, opt_kind, opt_hp, opt_state, lrs[s], t, params, pgrads, slot_m,
+                           slot_v, slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind,
+                           c_p0, c_p1, c_p2, c_axis, c_rows, c_cols, clipvalue, clipnorm,
+                           global_clipnorm)
         iterations[0] = t
         # Like Keras' TerminateOnNaN, stop after the step whose loss is not finite (its update
         # is applied, as in the per-layer path).
@@ -249,94 +318,32 @@ def sequential_gradients(
     of the step: ``nb`` in one process, the global batch when ranks sum their gradients).
     Returns the loss of the batch, plus the weight-regularizer penalties when
     ``with_penalties``. Arguments as in ``sequential_train_steps``; the model output is left in
-    ``outs[L-1][:nb]``.
-
-    This and ``sequential_update`` are one step of ``sequential_train_steps`` cut in two (a
-    data-parallel step sums the gradients across ranks in between). ``sequential_train_steps``
-    keeps the step inline rather than calling these two: the calls doubled a tiny model's step
-    (tutorial regression, 400 epochs: 80-89 ms against 41-44 ms).
+    ``outs[L-1][:nb]``. With ``sequential_update`` this is one step of
+    ``sequential_train_steps`` cut in two (a data-parallel step sums the gradients across
+    ranks in between).
     """
-    L = len(ws)
-    no_dx = np.empty((0, 0), dtype=x.dtype)
-    xs = xb[:nb]
-    ys = yb[:nb]
-    _gather_rows(x, order, start, nb, xs)
-    _gather_rows(y, order, start, nb, ys)
-    weights = wb[:nb]
-    for i in range(nb):
-        weights[i] = sample_weight[order[start + i]] / denominator
-
-    # Forward.
-    h = xs
-    for l in range(L):
-        dense_forward_into(h, ws[l], bs[l], acts[l][:nb], zs[l][:nb], kinds[l],
-                           act_params[l, 0], act_params[l, 1], act_params[l, 2])
-        if dropout_rates[l] > 0.0:
-            _dropout(acts[l][:nb], masks[l][:nb], outs[l][:nb], dropout_rates[l])
-        h = outs[l][:nb]
-
-    # Loss and its gradient w.r.t. the last layer output (or its logits).
-    last = L - 1
-    if logits_loss:
-        loss = loss_value_and_grad_into(ys, zs[last][:nb], weights, dzs[last][:nb],
-                                        loss_kind, loss_p0, loss_eps)
-    else:
-        loss = loss_value_and_grad_into(ys, outs[last][:nb], weights, grads[last][:nb],
-                                        loss_kind, loss_p0, loss_eps)
-    if with_penalties:
-        for p in range(len(params)):
-            if trainable[p] and (reg_l1[p] != 0.0 or reg_l2[p] != 0.0):
-                loss += l1l2_penalty(params[p], reg_l1[p], reg_l2[p])
-
-    # Backward.
-    for l in range(L - 1, -1, -1):
-        g = grads[l][:nb]
-        if dropout_rates[l] > 0.0 and not (logits_loss and l == last):
-            _multiply_into(g, masks[l][:nb])
-        if act_l1[l] != 0.0 or act_l2[l] != 0.0:  # never on a folded last layer
-            loss += _activity_penalty_and_grad(acts[l][:nb], g, act_l1[l], act_l2[l],
-                                               1.0 / denominator)
-        h_in = xs if l == 0 else outs[l - 1][:nb]
-        dx = grads[l - 1][:nb] if l > 0 else no_dx
-        if logits_loss and l == last:
-            # dzs[last] already holds d loss / d logits: a linear backward passes it through.
-            dense_backward_into(h_in, ws[l], zs[l][:nb], zs[l][:nb], dzs[l][:nb],
-                                dzs[l][:nb], dx, gws[l], gbs[l], 0, 0.0, 0.0, 0.0, l > 0)
-        else:
-            dense_backward_into(h_in, ws[l], zs[l][:nb], acts[l][:nb], g, dzs[l][:nb], dx,
-                                gws[l], gbs[l], kinds[l], act_params[l, 0],
-                                act_params[l, 1], act_params[l, 2], l > 0)
-    return loss
+    return _batch_gradients(
+        x, y, sample_weight, order, start, nb, denominator, with_penalties,
+        (ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2),
+        (xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs),
+        (loss_kind, loss_p0, loss_eps, logits_loss), (params, trainable, reg_l1, reg_l2),
+    )
 
 
 @kernel
 def sequential_update(
     iterations, lr, opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u,
     trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
-    clipvalue, clipnorm, global_clipnorm,
+    clipvalue, clipnorm, global_clipnorm, like,
 ):
     """One optimizer step over every trainable parameter from the gradients in ``pgrads``
     (regularizer gradients, clipping, weight decay and constraints inside the update);
     advances ``iterations[0]``. Arguments as in ``sequential_train_steps``; ``lr`` is the
-    step's learning rate."""
+    step's learning rate; ``like``: any array of the parameters' dtype."""
     t = iterations[0] + 1
-    optimizer_begin_step(opt_kind, opt_hp, opt_state, t)
-    scale = 1.0
-    if global_clipnorm > 0.0:
-        total = 0.0
-        for p in range(len(params)):
-            if trainable[p]:
-                total += grad_sq_norm_with_reg(params[p], pgrads[p], reg_l1[p], reg_l2[p])
-        norm = np.sqrt(total)
-        if norm > global_clipnorm:
-            scale = global_clipnorm / norm
-    for p in range(len(params)):
-        if trainable[p]:
-            optimizer_update_into(opt_kind, params[p], pgrads[p], slot_m[p], slot_v[p],
-                                  slot_u[p], opt_hp, opt_state, lr, t,
-                                  reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale,
-                                  weight_decay[p], c_kind[p], c_p0[p], c_p1[p], c_p2[p],
-                                  c_axis[p], c_rows[p], c_cols[p])
+    _update_parameters(like, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, slot_m, slot_v,
+                       slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2,
+                       c_axis, c_rows, c_cols, clipvalue, clipnorm, global_clipnorm)
     iterations[0] = t
 
 
