@@ -49,12 +49,19 @@ def _nr_for_impl(out):
 _UK = {}  # numba dtype -> (C symbol name, cfunc)
 
 
-def _ukernel_cfunc(uk, t, nr):
-    def body(kc, ap, bp, ldb, ct):
-        # Row k of B starts at bp + k*ldb: packed panels (ldb = NR) or B itself (ldb = N).
-        uk(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * nr,)))
+def _cukernel_f32(kc, ap, bp, ldb, ct):
+    # Row k of B starts at bp + k*ldb: packed panels (ldb = NR) or B itself (ldb = N).
+    ukernel_f32(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 16,)))
 
-    body.__qualname__ = body.__name__ = f"c{uk.__name__}"
+
+def _cukernel_f64(kc, ap, bp, ldb, ct):
+    ukernel_f64(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 8,)))
+
+
+def _ukernel_cfunc(body, t):
+    # Module-level bodies, not closures: Numba keys a closure's cache entry on a pickle of its
+    # captured values, and a captured dispatcher pickles differently in every process, so the
+    # cfuncs were compiled again on every import (~0.5 s) and the cache grew by an entry each time.
     sig = types.void(types.intp, types.CPointer(t), types.CPointer(t), types.intp, types.CPointer(t))
     return numba.cfunc(sig, cache=CACHE, error_model="numpy", fastmath=FASTMATH)(body)
 
@@ -71,9 +78,10 @@ def ensure_compiled():
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = True
     try:
-        for uk, t, nr in ((ukernel_f32, types.float32, 16), (ukernel_f64, types.float64, 8)):
+        for uk, body, t, nr in ((ukernel_f32, _cukernel_f32, types.float32, 16),
+                                (ukernel_f64, _cukernel_f64, types.float64, 8)):
             uk.compile((types.intp, t[:, ::1], t[:, ::1], t[::1]))
-            cf = _ukernel_cfunc(uk, t, nr)
+            cf = _ukernel_cfunc(body, t)
             name = f"numdense_{uk.__name__}_{MR}x{nr}_v2"  # bump when the C signature changes
             llvm.add_symbol(name, cf.address)
             _UK[t] = (name, cf)
