@@ -46,3 +46,6 @@ def test_one_compiled_call_serves_stacks_of_any_depth_and_readonly_input(rng):
         np.testing.assert_allclose(model(x), expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(sequential_forward(x, *model._inference_plan()), expected,
                                    rtol=1e-5, atol=1e-6)
+    readonly_float32 = [s for s in sequential_forward.signatures
+                        if str(s[0].dtype) == "float32" and not s[0].mutable]
+    assert len(readonly_float32) == 1  # address tables: no compile per depth

@@ -3,6 +3,7 @@
 import numpy as np
 
 from numdense import activations
+from numdense.kernels.cpu._views import address_table
 from numdense.kernels.cpu.sequential import sequential_forward
 from numdense.layers import deserialize as deserialize_layer
 from numdense.layers import serialize as serialize_layer
@@ -154,36 +155,38 @@ class Sequential(Model):
         if (cached is not None and cached[0] == self._layers
                 and all(l.activation is a for l, a in cached[1])):
             return cached[2]
-        plan = self._build_inference_plan()
+        plan, arrays = self._build_inference_plan()
         dense = [(l, l.activation) for l in self._layers if isinstance(l, Dense)]
-        self._inference_cache = (list(self._layers), dense, plan)
+        # The plan's tables hold addresses: the cache keeps their arrays alive.
+        self._inference_cache = (list(self._layers), dense, plan, arrays)
         return plan
 
     def _build_inference_plan(self):
+        """(plan, the arrays its tables address) or (None, None)."""
         if self.device != "cpu":  # a model on the GPU runs per layer there
-            return None
+            return None, None
         if self._layers and isinstance(self._layers[0], InputLayer):
             if len(self._layers[0].batch_shape) != 2:
-                return None
+                return None, None
         layers = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 continue
             if (not isinstance(layer, Dense) or not layer.built or layer.activity_regularizer
                     or layer.dtype != self.dtype):
-                return None
+                return None, None
             spec = activations.kernel_spec(layer.activation or activations.linear)
             if spec is None:
-                return None
+                return None, None
             layers.append((layer, spec))
         if not layers:
-            return None
-        ws = tuple(l.kernel.value for l, _ in layers)
-        bs = tuple(l.bias.value if l.bias is not None else np.empty(0, self.dtype)
-                   for l, _ in layers)
+            return None, None
+        ws = [l.kernel.value for l, _ in layers]
+        bs = [l.bias.value if l.bias is not None else np.empty(0, self.dtype) for l, _ in layers]
         kinds = np.array([spec[0] for _, spec in layers], dtype=np.int64)
         params = np.array([spec[1:] for _, spec in layers], dtype=np.float64).reshape(-1, 3)
-        return ws, bs, kinds, params
+        tables = (address_table(ws, self.dtype), address_table(bs, self.dtype))
+        return (*tables, kinds, params), ws + bs
 
     def _device_call(self, inputs, training):
         """A model on the GPU: the batch is copied to the device once, every layer runs there,
@@ -205,8 +208,8 @@ class Sequential(Model):
                 and inputs.flags.c_contiguous):
             plan = self._inference_plan()
             if plan is not None:
-                w = plan[0][0]  # every layer has the model's dtype
-                if inputs.dtype == w.dtype and inputs.shape[1] == w.shape[0]:
+                first = self._inference_cache[3][0]  # every layer has the model's dtype
+                if inputs.dtype == first.dtype and inputs.shape[1] == first.shape[0]:
                     return sequential_forward(inputs, *plan)
         if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
             return self._device_call(inputs, training)

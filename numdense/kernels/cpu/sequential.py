@@ -59,19 +59,21 @@ def sequential_forward_into(x, ws, bs, kinds, params, outs):
 def sequential_forward(x, ws, bs, kinds, params):
     """Inference through a stack of Dense layers in one call; returns the new output array.
 
-    x: (rows, d0) C-contiguous; ws, bs: tuples of kernels (d_l, d_{l+1}) and biases (d_{l+1},)
-    or (0,) (one compiled variant per depth); kinds: int64 (L,) activation ids; params: float64
+    x: (rows, d0) C-contiguous; ws, bs: address tables of the kernels (d_l, d_{l+1}) and
+    biases (d_{l+1},) or (0,), of x's dtype; kinds: int64 (L,) activation ids; params: float64
     (L, 3) activation parameters. Allocates each layer's output (``model(x)`` latency path:
-    one dispatch for the whole stack).
+    one dispatch for the whole stack, one compiled variant per dtype).
     """
     empty = np.empty((0, 0), dtype=x.dtype)
-    h = np.empty((x.shape[0], ws[0].shape[1]), dtype=x.dtype)
-    dense_forward_into(x, ws[0], bs[0], h, empty, kinds[0], params[0, 0], params[0, 1],
+    w = view2(ws, 0, x)
+    h = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    dense_forward_into(x, w, view1(bs, 0, x), h, empty, kinds[0], params[0, 0], params[0, 1],
                        params[0, 2])
-    for l in range(1, len(ws)):
-        out = np.empty((h.shape[0], ws[l].shape[1]), dtype=x.dtype)
-        dense_forward_into(h, ws[l], bs[l], out, empty, kinds[l], params[l, 0], params[l, 1],
-                           params[l, 2])
+    for l in range(1, ws.shape[0]):
+        w = view2(ws, l, x)
+        out = np.empty((h.shape[0], w.shape[1]), dtype=x.dtype)
+        dense_forward_into(h, w, view1(bs, l, x), out, empty, kinds[l], params[l, 0],
+                           params[l, 1], params[l, 2])
         h = out
     return h
 
