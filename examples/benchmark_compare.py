@@ -1,5 +1,8 @@
 """Side-by-side timings of the same workloads in numdense, NumPy, PyTorch and Keras.
 
+The "fused" column is the floor for the regression: one hand-written Numba loop for exactly that
+model (``regression_fused.py``), which numdense's generic ``fit`` should come within 2x of.
+
 One run of this script measures every importable framework, each in its own child process (two
 OpenMP thread pools in one process stall each other on a 2-core machine, which would penalise
 whichever ran second), after a warm-up run, and prints one table of medians with the ratio of
@@ -180,6 +183,11 @@ def measure(framework, quick=False):
 
         w, b = model.layers[0].kernel.numpy(), model.layers[0].bias.numpy()
         out[WORKLOADS[4]] = timeit(per_call(lambda: dense_forward(xb, w, b, kind=1), calls), repeat) / calls
+    elif framework == "fused":
+        from regression_fused import fit_fused
+
+        fit_fused(x, y, 1, 0)
+        out[WORKLOADS[0]] = timeit(lambda: fit_fused(x, y, epochs, 0), repeat)
     elif framework == "numpy":
         rng = np.random.default_rng(0)
         w = rng.random((784, 128), dtype=np.float32)
@@ -209,8 +217,8 @@ def measure(framework, quick=False):
     return out
 
 
-MODULES = {"numdense": ["numdense"], "numpy": ["numpy"], "pytorch": ["torch"],
-           "keras": ["tensorflow", "keras"]}
+MODULES = {"numdense": ["numdense"], "fused": ["numba"], "numpy": ["numpy"],
+           "pytorch": ["torch"], "keras": ["tensorflow", "keras"]}
 
 
 def main(quick=False, chosen=None):
@@ -229,7 +237,7 @@ def main(quick=False, chosen=None):
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  measured {framework}", flush=True)
-    names = ["numdense", "numpy", "pytorch", "keras"]
+    names = ["numdense", "fused", "numpy", "pytorch", "keras"]
     print()
     print(f"{'workload':56s}" + "".join(f"{f:>11s}" for f in names) + "   time / numdense time")
     for workload in WORKLOADS:
