@@ -7,6 +7,8 @@ import numdense as nd
 from numdense.kernels import activation_kinds as ak
 from numdense.kernels.cpu import conv
 
+from .common import TIMEOUT
+
 # (N, H, C, F): the three Conv2D layers of the tutorial model at batch 64
 SHAPES = {"conv1": (64, 28, 1, 32), "conv2": (64, 13, 32, 64), "conv3": (64, 5, 64, 64)}
 
@@ -27,6 +29,7 @@ def tutorial_cnn():
 class ConvKernels:
     """``conv2d_forward_into`` and ``conv2d_backward_into`` (3x3, valid, relu, float32)."""
 
+    timeout = TIMEOUT
     params = list(SHAPES)
     param_names = ["layer"]
 
@@ -59,6 +62,7 @@ class ConvKernels:
 class CNNTrainStep:
     """One ``train_on_batch`` of the tutorial CNN (Adam) at batch 32 and 128."""
 
+    timeout = TIMEOUT
     params = [32, 128]
     param_names = ["batch_size"]
 
@@ -76,9 +80,9 @@ class CNNTrainStep:
 class DigitsCNNEpoch:
     """One epoch of the tutorial CNN on the 1437 upsampled digits training samples, batch 32."""
 
+    timeout = TIMEOUT
     number = 1
     repeat = (1, 3, 60.0)
-    timeout = 300
 
     def setup(self):
         try:

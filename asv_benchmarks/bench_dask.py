@@ -3,7 +3,7 @@ scheduler; numdense's kernels release the GIL). Skipped when dask is not install
 
 import numdense as nd
 
-from .common import mlp, mnist_like
+from .common import TIMEOUT, mlp, mnist_like
 
 
 def _dask():
@@ -18,9 +18,9 @@ def _dask():
 class DaskPredict:
     """``predict(x).compute()`` on 60,000 samples in chunks of 10,000 rows, 1 or 2 threads."""
 
+    timeout = TIMEOUT
     params = [1, 2]
     param_names = ["num_workers"]
-    timeout = 120
 
     def setup(self, num_workers):
         self.dask, da = _dask()

@@ -5,10 +5,13 @@ import numpy as np
 from numdense.kernels.activation_kinds import RELU
 from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
 
+from .common import TIMEOUT
+
 INF = np.inf
 
 
 class DenseRelu:
+    timeout = TIMEOUT
     params = [[1, 32, 256]]
     param_names = ["batch"]
 

@@ -1,8 +1,10 @@
 """Cold start: ``import numdense`` and the first kernel call, each in a fresh interpreter."""
 
+from .common import TIMEOUT
+
 
 class ColdStart:
-    timeout = 300
+    timeout = TIMEOUT
     repeat = (1, 3, 60.0)
 
     def timeraw_import(self):

@@ -4,12 +4,13 @@ import numpy as np
 
 import numdense as nd
 
-from .common import mlp, mnist_like
+from .common import TIMEOUT, mlp, mnist_like
 
 
 class SingleSample:
     """``model(x)``, ``predict_on_batch`` and ``predict`` on one sample."""
 
+    timeout = TIMEOUT
     def setup(self):
         self.model = mlp(nd)
         self.x = np.random.default_rng(1).random((1, 784), dtype=np.float32)
@@ -29,9 +30,9 @@ class SingleSample:
 class PredictLarge:
     """``predict`` over 60,000 samples at the default batch size (32) and at 1024."""
 
+    timeout = TIMEOUT
     params = [32, 1024]
     param_names = ["batch_size"]
-    timeout = 120
 
     def setup(self, batch_size):
         self.model = mlp(nd)

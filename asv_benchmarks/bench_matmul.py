@@ -6,6 +6,8 @@ import numpy as np
 
 from numdense.kernels.cpu.matmul import matmul_into, matmul_nt_into, matmul_tn_into
 
+from .common import TIMEOUT
+
 SIZES = [64, 256, 1024]
 DTYPES = ["float32", "float64"]
 
@@ -32,6 +34,7 @@ def _gflops(fn, n, seconds=0.3):
 class Matmul:
     """Square matmul, C-contiguous; compile happens in setup."""
 
+    timeout = TIMEOUT
     params = [SIZES, DTYPES]
     param_names = ["n", "dtype"]
 

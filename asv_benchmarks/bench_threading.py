@@ -10,6 +10,8 @@ import numpy as np
 
 from numdense.kernels.cpu.matmul import matmul_into
 
+from .common import TIMEOUT
+
 N = 1024
 
 
@@ -23,6 +25,7 @@ def _median_ms(fn, reps=7):
 
 
 class NumpyAfterNumdense:
+    timeout = TIMEOUT
     def setup(self):
         rng = np.random.default_rng(0)
         self.a = rng.standard_normal((N, N)).astype(np.float32)

@@ -4,12 +4,13 @@ import numpy as np
 
 import numdense as nd
 
-from .common import mlp, mnist_like, regression
+from .common import TIMEOUT, mlp, mnist_like, regression
 
 
 class TrainStep:
     """One ``train_on_batch`` of the 784-128-10 MLP (Adam) at batch 1, 32 and 256."""
 
+    timeout = TIMEOUT
     params = [1, 32, 256]
     param_names = ["batch_size"]
 
@@ -27,9 +28,9 @@ class Epoch:
     """One epoch of the MLP over 60,000 samples (Adam), at batch 1 (2,000 samples), 32 and 256
     and the issue's reference batch 128."""
 
+    timeout = TIMEOUT
     params = [1, 32, 128, 256]
     param_names = ["batch_size"]
-    timeout = 300
     number = 1
     repeat = (1, 3, 60.0)
 
@@ -46,6 +47,7 @@ class Epoch:
 class Regression:
     """The tutorial regression: 1000 x 2, Dense(1), Adam, batch 32, 400 epochs."""
 
+    timeout = TIMEOUT
     number = 1
     repeat = (1, 5, 60.0)
 
@@ -64,8 +66,7 @@ class Regression:
 class Memory:
     """Peak RSS of fitting the MLP for one epoch on 60,000 samples."""
 
-    timeout = 300
-
+    timeout = TIMEOUT
     def setup(self):
         self.x, self.y = mnist_like()
 
