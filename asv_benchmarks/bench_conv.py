@@ -82,7 +82,7 @@ class DigitsCNNEpoch:
 
     timeout = TIMEOUT
     number = 1
-    repeat = (1, 3, 60.0)
+    repeat = (4, 6, 120.0)  # enough samples for asv continuous to call a change significant
 
     def setup(self):
         try:

@@ -32,7 +32,7 @@ class Epoch:
     params = [1, 32, 128, 256]
     param_names = ["batch_size"]
     number = 1
-    repeat = (1, 3, 60.0)
+    repeat = (4, 6, 120.0)  # enough samples for asv continuous to call a change significant
 
     def setup(self, batch_size):
         self.model = mlp(nd)
@@ -49,7 +49,7 @@ class Regression:
 
     timeout = TIMEOUT
     number = 1
-    repeat = (1, 5, 60.0)
+    repeat = (4, 6, 60.0)
 
     def setup(self):
         self.x, self.y = regression()
