@@ -4,7 +4,7 @@
 Dropout after a Dense, an Activation that can be folded into the Dense before it, or a leading
 Flatten, it lays out everything one training step needs (address tables of weights, buffers and
 optimizer slots, per-layer activation ids, preallocated batch buffers) and ``run`` drives
-``numdense.kernels.cpu.sequential.sequential_train_steps``. Anything else returns None and the
+``numdense.kernels.cpu.sequential.sequential_train_epochs``. Anything else returns None and the
 model trains through the per-layer Python path instead.
 """
 
@@ -262,8 +262,8 @@ class DenseStackPlan:
         """Runs ``len(orders)`` whole epochs in one call; returns the number of steps run."""
         self.iterations[0] = self.optimizer.iterations
         done = seq.sequential_train_epochs(
-            orders, x, y, sample_weight, steps, self.batch_size, lrs, *self._common_args(),
-            batch_losses, batch_sizes, self._no_preds, stop_on_nan,
+            orders, x, y, sample_weight, steps, 0, steps, self.batch_size, lrs,
+            *self._common_args(), batch_losses, batch_sizes, self._no_preds, stop_on_nan,
         )
         self.optimizer.iterations = int(self.iterations[0])
         return done
@@ -273,10 +273,11 @@ class DenseStackPlan:
         """Runs steps [first_step, last_step) of an epoch; returns the index after the last."""
         opt = self.optimizer
         self.iterations[0] = opt.iterations
-        common = self._common_args()
-        done = seq.sequential_train_steps(
-            x, y, sample_weight, order, first_step, last_step, self.batch_size, lrs,
-            *common, batch_losses, batch_sizes, pred_store, stop_on_nan,
+        # One epoch of len(lrs) steps through the same compiled entry as whole epochs.
+        done = seq.sequential_train_epochs(
+            order.reshape(1, -1), x, y, sample_weight, len(lrs), first_step, last_step,
+            self.batch_size, lrs, *self._common_args(), batch_losses, batch_sizes, pred_store,
+            stop_on_nan,
         )
         opt.iterations = int(self.iterations[0])
         return done

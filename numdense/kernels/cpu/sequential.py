@@ -351,7 +351,7 @@ def sequential_update(
 
 @kernel
 def sequential_train_epochs(
-    orders, x, y, sample_weight, steps, batch_size, lrs, iterations,
+    orders, x, y, sample_weight, steps, first_step, last_step, batch_size, lrs, iterations,
     ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
     xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
     loss_kind, loss_p0, loss_eps, logits_loss,
@@ -359,14 +359,21 @@ def sequential_train_epochs(
     reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
     clipvalue, clipnorm, global_clipnorm, batch_losses, batch_sizes, pred_store, stop_on_nan,
 ):
-    """Runs whole epochs back to back: epoch e uses the sample order ``orders[e]`` (E, n), the
-    learning rates ``lrs[e*steps:(e+1)*steps]`` and writes ``batch_losses`` / ``batch_sizes``
-    at the same offsets ((E*steps,) each). Other arguments as in ``sequential_train_steps``.
-    Returns the number of steps run (less than E*steps when a non-finite loss stopped it)."""
+    """Runs steps ``first_step <= s < last_step`` of each of E epochs back to back: epoch e
+    uses the sample order ``orders[e]`` (E, n), the learning rates ``lrs[e*steps:(e+1)*steps]``
+    and writes ``batch_losses`` / ``batch_sizes`` at the same offsets ((E*steps,) each).
+    ``steps`` is the number of steps of an epoch; a partial range (part of one epoch, for
+    per-batch callbacks) needs E = 1. Other arguments as in ``sequential_train_steps``.
+
+    Returns the step index one past the last step run, counted from the first epoch's step 0
+    (E*steps after whole epochs; less when a non-finite loss stopped the run). This is the
+    one entry point Python calls, so the training loop is compiled once per dtype.
+    """
     for e in range(orders.shape[0]):
         lo = e * steps
         done = sequential_train_steps(
-            x, y, sample_weight, orders[e], 0, steps, batch_size, lrs[lo:lo + steps], iterations,
+            x, y, sample_weight, orders[e], first_step, last_step, batch_size,
+            lrs[lo:lo + steps], iterations,
             ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
             xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
             loss_kind, loss_p0, loss_eps, logits_loss,
@@ -375,6 +382,6 @@ def sequential_train_epochs(
             clipvalue, clipnorm, global_clipnorm, batch_losses[lo:lo + steps],
             batch_sizes[lo:lo + steps], pred_store, stop_on_nan,
         )
-        if done < steps:
+        if done < last_step:
             return lo + done
-    return orders.shape[0] * steps
+    return (orders.shape[0] - 1) * steps + last_step
