@@ -193,13 +193,15 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
             _dropout(act, view2(masks, l, x)[:nb], h, dropout_rates[l])
 
     # Loss and its gradient w.r.t. the last layer output (or its logits).
+    # One call site for each inlined kernel (loss here, backward below): every site is a copy
+    # of its code in the compiled loop.
     last = L - 1
     if logits_loss:
-        loss = loss_value_and_grad_into(ys, view2(zs, last, x)[:nb], weights,
-                                        view2(dzs, last, x)[:nb], loss_kind, loss_p0, loss_eps)
+        predicted, d_predicted = view2(zs, last, x)[:nb], view2(dzs, last, x)[:nb]
     else:
-        loss = loss_value_and_grad_into(ys, h, weights, view2(grads, last, x)[:nb], loss_kind,
-                                        loss_p0, loss_eps)
+        predicted, d_predicted = h, view2(grads, last, x)[:nb]
+    loss = loss_value_and_grad_into(ys, predicted, weights, d_predicted, loss_kind, loss_p0,
+                                    loss_eps)
     if with_penalties:
         for p in range(params.shape[0]):
             if trainable[p] and (reg_l1[p] != 0.0 or reg_l2[p] != 0.0):
@@ -217,15 +219,14 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
                                                1.0 / denominator)
         h_in = xs if l == 0 else view2(outs, l - 1, x)[:nb]
         dx = view2(grads, l - 1, x)[:nb] if l > 0 else no_dx
-        w = view2(ws, l, x)
         if logits_loss and l == last:
             # dz already holds d loss / d logits: a linear backward passes it through.
-            dense_backward_into(h_in, w, z, z, dz, dz, dx, view2(gws, l, x), view1(gbs, l, x),
-                                0, 0.0, 0.0, 0.0, l > 0)
+            y_l, dy_l, kind = z, dz, 0
         else:
-            dense_backward_into(h_in, w, z, view2(acts, l, x)[:nb], g, dz, dx, view2(gws, l, x),
-                                view1(gbs, l, x), kinds[l], act_params[l, 0], act_params[l, 1],
-                                act_params[l, 2], l > 0)
+            y_l, dy_l, kind = view2(acts, l, x)[:nb], g, kinds[l]
+        dense_backward_into(h_in, view2(ws, l, x), z, y_l, dy_l, dz, dx, view2(gws, l, x),
+                            view1(gbs, l, x), kind, act_params[l, 0], act_params[l, 1],
+                            act_params[l, 2], l > 0)
     return loss
 
 
