@@ -36,26 +36,6 @@ def seed_dropout(seed):
 
 
 @kernel
-def sequential_forward_into(x, ws, bs, kinds, params, outs):
-    """Inference through a stack of Dense layers.
-
-    x: (rows, d0) C-contiguous; ws: address table of the kernels (d_l, d_{l+1}); bs: of the
-    biases (d_{l+1},) or (0,) for none; kinds: int64 (L,) activation ids; params: float64 (L, 3)
-    activation parameters; outs: address table of (rows_max, d_{l+1}) buffers, rows_max >= rows.
-    All arrays of x's dtype. Writes every layer's output into ``outs[l][:rows]``; the model
-    output is ``outs[L-1][:rows]``.
-    """
-    rows = x.shape[0]
-    empty = np.empty((0, 0), dtype=x.dtype)
-    h = x
-    for l in range(ws.shape[0]):
-        out = view2(outs, l, x)[:rows]
-        dense_forward_into(h, view2(ws, l, x), view1(bs, l, x), out, empty, kinds[l],
-                           params[l, 0], params[l, 1], params[l, 2])
-        h = out
-
-
-@kernel
 def sequential_forward(x, ws, bs, kinds, params):
     """Inference through a stack of Dense layers in one call; returns the new output array.
 
@@ -173,8 +153,8 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
     loss_kind, loss_p0, loss_eps, logits_loss = loss_spec
     params, trainable, reg_l1, reg_l2 = penalties
     L = ws.shape[0]
-    no_dx = np.empty((0, 0), dtype=x.dtype)
     xs = xb[:nb]
+    no_dx = xb[:0]  # the first layer's unused input gradient: a view, not a per-step allocation
     ys = yb[:nb]
     _gather_rows(x, order, start, nb, xs)
     _gather_rows(y, order, start, nb, ys)
