@@ -2,6 +2,7 @@
 cache invalidation when layers or activations change."""
 
 import numpy as np
+import pytest
 
 import numdense as nd
 from numdense.layers import Dense
@@ -44,8 +45,34 @@ def test_one_compiled_call_serves_stacks_of_any_depth_and_readonly_input(rng):
         x.flags.writeable = False
         expected = _reference(model, x)
         np.testing.assert_allclose(model(x), expected, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(sequential_forward(x, *model._inference_plan()), expected,
-                                   rtol=1e-5, atol=1e-6)
+        out = np.empty((3, 4), np.float32)
+        sequential_forward(x, out, model._inference_plan()[3])
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     readonly_float32 = [s for s in sequential_forward.signatures
                         if str(s[0].dtype) == "float32" and not s[0].mutable]
     assert len(readonly_float32) == 1  # address tables: no compile per depth
+
+
+def test_inputs_the_fast_path_does_not_take_give_the_same_result(rng):
+    model = nd.Sequential([nd.Input((7,)), Dense(5, activation="relu"), Dense(3)])
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    expected = model(x)
+    for other in (x.astype(">f4"), np.asfortranarray(x), x.tolist(), x.astype(np.float64)):
+        got = model(other)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_forward_plan_refuses_arrays_it_would_misread():
+    from numdense.kernels.cpu.sequential import forward_plan
+
+    w = np.zeros((3, 2), np.float32)
+    b = np.zeros(2, np.float32)
+    with pytest.raises(ValueError, match="layer 1 takes 4 inputs but layer 0 gives 2"):
+        forward_plan([w, np.zeros((4, 2), np.float32)], [b, b], [0, 0], [(0, 0, 0)] * 2)
+    with pytest.raises(ValueError, match="layer 0 must have a 2-D kernel"):
+        forward_plan([w.astype(np.float64)], [b], [0], [(0, 0, 0)])
+    with pytest.raises(ValueError, match="layer 0 must have a 2-D kernel"):
+        forward_plan([np.asfortranarray(np.zeros((3, 2), np.float32))], [b], [0], [(0, 0, 0)])
+    with pytest.raises(ValueError, match="bias has 3 items, not 2 or 0"):
+        forward_plan([w], [np.zeros(3, np.float32)], [0], [(0, 0, 0)])

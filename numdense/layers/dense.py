@@ -104,6 +104,15 @@ class Dense(Layer):
         self.built = True
 
     @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        self._activation = value
+        Layer.structure_version += 1  # compiled inference plans encode the activation
+
+    @property
     def kernel(self):
         if self._kernel is None:
             raise AttributeError("You must build the layer before accessing `kernel`.")

@@ -79,6 +79,12 @@ class Layer:
             input of the first layer of a ``Sequential``.
     """
 
+    # Bumped whenever any layer creates a weight or a Dense layer's activation is set (and when
+    # a Sequential gains or loses a layer): a compiled plan that holds weight addresses or
+    # activation ids is valid while this is the number it was built under, so ``model(x)``
+    # checks one integer instead of walking the layers.
+    structure_version = 0
+
     def __init__(self, name=None, trainable=True, dtype=None, activity_regularizer=None, **kwargs):
         self._batch_input_shape = _batch_shape_from_kwargs(kwargs)
         kwargs.pop("autocast", None)
@@ -126,6 +132,7 @@ class Layer:
             device=self._device,
         )
         self._variables.append(variable)
+        Layer.structure_version += 1
         return variable
 
     @property

@@ -28,7 +28,7 @@ def test_fma_rounds_once():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", [act.LINEAR, act.RELU, act.SIGMOID, act.TANH])
-@pytest.mark.parametrize("k, n", [(2, 1), (16, 8), (30, 100)])
+@pytest.mark.parametrize("k, n", [(2, 1), (1, 4), (5, 3), (16, 8), (30, 100), (128, 10)])
 def test_a_row_gives_the_same_bits_in_a_tiny_and_in_a_large_batch(dtype, kind, k, n):
     """One row takes the plain-loop path, 3,000 rows the small-kernel or packed path: a
     sample's output must not depend on the batch it arrives in."""

@@ -25,16 +25,41 @@ def _pointer(typingctx, address, like):
     return sig, codegen
 
 
+@intrinsic
+def from_bits(typingctx, bits):
+    """The float64 whose bit pattern is the int64 ``bits`` (``np.float64(v).view(np.int64)``
+    undone), so a float can travel in an int64 table."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(bits), codegen
+
+
+@kernel(inline="always")
+def at2(address, rows, cols, like):
+    """The C-contiguous (rows, cols) array of ``like``'s dtype at ``address``."""
+    return carray(_pointer(address, like), (rows, cols))
+
+
+@kernel(inline="always")
+def at1(address, n, like):
+    """The 1-D array of ``n`` items of ``like``'s dtype at ``address``."""
+    return carray(_pointer(address, like), (n,))
+
+
 @kernel(inline="always")
 def view2(table, i, like):
     """Row ``i`` of ``table`` as a C-contiguous (rows, cols) array of ``like``'s dtype."""
-    return carray(_pointer(table[i, 0], like), (table[i, 1], table[i, 2]))
+    return at2(table[i, 0], table[i, 1], table[i, 2], like)
 
 
 @kernel(inline="always")
 def view1(table, i, like):
     """Row ``i`` of ``table`` as a 1-D array of ``table[i, 1]`` items of ``like``'s dtype."""
-    return carray(_pointer(table[i, 0], like), (table[i, 1],))
+    return at1(table[i, 0], table[i, 1], like)
 
 
 def address_table(arrays, dtype):

@@ -13,7 +13,7 @@ of nanoseconds, as much as a tiny layer's arithmetic.
 import numpy as np
 
 from numdense.kernels.cpu._jit import kernel
-from numdense.kernels.cpu._views import view1, view2
+from numdense.kernels.cpu._views import at1, at2, from_bits, view1, view2
 from numdense.kernels import optimizer_kinds
 from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
 from numdense.kernels.cpu.losses import loss_value_and_grad_into
@@ -35,27 +35,74 @@ def seed_dropout(seed):
     np.random.seed(seed)
 
 
-@kernel
-def sequential_forward(x, ws, bs, kinds, params):
-    """Inference through a stack of Dense layers in one call; returns the new output array.
+# Columns of a ``forward_plan`` row.
+_W, _K, _N, _B, _NB, _KIND, _P0 = 0, 1, 2, 3, 4, 5, 6
 
-    x: (rows, d0) C-contiguous; ws, bs: address tables of the kernels (d_l, d_{l+1}) and
-    biases (d_{l+1},) or (0,), of x's dtype; kinds: int64 (L,) activation ids; params: float64
-    (L, 3) activation parameters. Allocates each layer's output (``model(x)`` latency path:
-    one dispatch for the whole stack, one compiled variant per dtype).
+
+def forward_plan(ws, bs, kinds, params):
+    """The int64 (L, 9) table ``sequential_forward`` reads a stack of Dense layers from.
+
+    Args:
+        ws: the L kernels, (d_l, d_{l+1}) C-contiguous arrays of one float dtype, each layer's
+            input width the previous layer's output width.
+        bs: the L biases, (d_{l+1},) arrays of that dtype, or (0,) for a layer without one.
+        kinds: the L activation ids (``numdense.kernels.activation_kinds``).
+        params: the L activation parameter triples.
+
+    A row holds the kernel's address, d_l, d_{l+1}, the bias's address and length, the
+    activation id and its parameters' float64 bits. The caller keeps the arrays alive.
+
+    Raises:
+        ValueError: for arrays of another dtype, rank, layout or chain of widths.
     """
-    empty = np.empty((0, 0), dtype=x.dtype)
-    w = view2(ws, 0, x)
-    h = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
-    dense_forward_into(x, w, view1(bs, 0, x), h, empty, kinds[0], params[0, 0], params[0, 1],
-                       params[0, 2])
-    for l in range(1, ws.shape[0]):
-        w = view2(ws, l, x)
-        out = np.empty((h.shape[0], w.shape[1]), dtype=x.dtype)
-        dense_forward_into(h, w, view1(bs, l, x), out, empty, kinds[l], params[l, 0],
-                           params[l, 1], params[l, 2])
-        h = out
-    return h
+    if not ws:
+        raise ValueError("forward_plan: a stack needs at least one layer")
+    dtype = ws[0].dtype
+    plan = np.zeros((len(ws), 9), dtype=np.int64)
+    for l, (w, b) in enumerate(zip(ws, bs)):
+        if (w.dtype != dtype or b.dtype != dtype or w.ndim != 2 or b.ndim != 1
+                or not w.flags.c_contiguous or not b.flags.c_contiguous):
+            raise ValueError(
+                f"forward_plan: layer {l} must have a 2-D kernel and a 1-D bias, C-contiguous, "
+                f"of dtype {dtype}; received {w.dtype} {w.shape} and {b.dtype} {b.shape}")
+        if l and w.shape[0] != ws[l - 1].shape[1]:
+            raise ValueError(
+                f"forward_plan: layer {l} takes {w.shape[0]} inputs but layer {l - 1} gives "
+                f"{ws[l - 1].shape[1]}")
+        if b.shape[0] not in (0, w.shape[1]):
+            raise ValueError(f"forward_plan: layer {l}'s bias has {b.shape[0]} items, not "
+                             f"{w.shape[1]} or 0")
+        plan[l, :_KIND] = w.ctypes.data, w.shape[0], w.shape[1], b.ctypes.data, b.shape[0]
+        plan[l, _KIND] = kinds[l]
+        plan[l, _P0:] = np.asarray(params[l], dtype=np.float64).view(np.int64)
+    return plan
+
+
+@kernel(inline="always")
+def _plan_layer(h, plan, l, out, empty):
+    row = plan[l]
+    dense_forward_into(h, at2(row[_W], row[_K], row[_N], h), at1(row[_B], row[_NB], out), out,
+                       empty, row[_KIND], from_bits(row[_P0]), from_bits(row[_P0 + 1]),
+                       from_bits(row[_P0 + 2]))
+
+
+@kernel
+def sequential_forward(x, out, plan):
+    """out = the output of a stack of Dense layers for the batch x, in one call.
+
+    x: (rows, d_0) C-contiguous float32 or float64; out: (rows, d_L) C-contiguous, of x's
+    dtype, written; plan: the int64 table of ``forward_plan`` for arrays of x's dtype. Each
+    hidden layer's output is allocated here. One compiled variant per dtype serves every
+    depth (``model(x)``'s latency path: one dispatch for the whole stack).
+    """
+    empty = np.empty((0, 0), dtype=out.dtype)
+    last = plan.shape[0] - 1
+    h = out if last == 0 else np.empty((x.shape[0], plan[0, _N]), dtype=out.dtype)
+    _plan_layer(x, plan, 0, h, empty)
+    for l in range(1, last + 1):
+        dst = out if l == last else np.empty((x.shape[0], plan[l, _N]), dtype=out.dtype)
+        _plan_layer(h, plan, l, dst, empty)
+        h = dst
 
 
 @kernel(inline="always")
