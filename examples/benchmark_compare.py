@@ -160,7 +160,30 @@ WORKLOADS = [
     "predict 60000 samples (batch 32)",
     "model(x), one sample (per call)",
     "dense forward 32x784 -> 128 relu (per call)",
+    "GEMM 1024x1024x1024 float32, a @ b (per call)",
+    "GEMM 1024x1024x1024 float64, a @ b (per call)",
 ]
+GEMM_N = 1024
+# The MLP's multiply-adds x 2 per training sample: the forward and the weight gradients of both
+# layers (784x128 + 128x10 each) and the hidden layer's input gradient (128x10).
+MLP_SAMPLE_FLOP = 2 * 2 * (784 * 128 + 128 * 10) + 2 * 128 * 10
+
+
+def gemm_operands(dtype):
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((GEMM_N, GEMM_N)).astype(dtype) for _ in range(2))
+    return a, b, np.empty((GEMM_N, GEMM_N), dtype)
+
+
+def blas_kernel():
+    """Which OpenBLAS kernels NumPy runs (threadpoolctl's "architecture"), if it can tell."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "unknown (threadpoolctl is not installed)"
+    infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} kernels, "
+                     f"{i.get('num_threads')} threads" for i in infos) or "unknown"
 
 
 def measure(framework, quick=False):
@@ -177,12 +200,18 @@ def measure(framework, quick=False):
         out[WORKLOADS[0]] = timeit(nd_regression(x, y, epochs), repeat)
         model = nd_mlp()
         out[WORKLOADS[1]] = timeit(lambda: model.fit(xm, ym, batch_size=128, epochs=1, verbose=0), repeat)
+        out["mlp_samples"] = n
         out[WORKLOADS[2]] = timeit(lambda: model.predict(xm, verbose=0), repeat)
         out[WORKLOADS[3]] = timeit(per_call(lambda: model(x1), calls), repeat) / calls
         from numdense.kernels.cpu.dense import dense_forward
 
         w, b = model.layers[0].kernel.numpy(), model.layers[0].bias.numpy()
         out[WORKLOADS[4]] = timeit(per_call(lambda: dense_forward(xb, w, b, kind=1), calls), repeat) / calls
+        from numdense.kernels.cpu.matmul import matmul_into
+
+        for workload, dtype in ((WORKLOADS[5], np.float32), (WORKLOADS[6], np.float64)):
+            a, bm, c = gemm_operands(dtype)
+            out[workload] = timeit(per_call(lambda: matmul_into(a, bm, c, False), 5), repeat) / 5
     elif framework == "fused":
         from regression_fused import fit_fused
 
@@ -193,6 +222,10 @@ def measure(framework, quick=False):
         w = rng.random((784, 128), dtype=np.float32)
         b = np.zeros(128, np.float32)
         out[WORKLOADS[4]] = timeit(per_call(lambda: np.maximum(xb @ w + b, 0), calls), repeat) / calls
+        for workload, dtype in ((WORKLOADS[5], np.float32), (WORKLOADS[6], np.float64)):
+            a, bm, c = gemm_operands(dtype)
+            out[workload] = timeit(per_call(lambda: np.matmul(a, bm, out=c), 5), repeat) / 5
+        out["blas"] = blas_kernel()
     elif framework == "pytorch":
         import torch
 
@@ -245,7 +278,28 @@ def main(quick=False, chosen=None):
         cells = "".join(f"{_fmt(times.get(f)):>11s}" for f in names)
         ratios = ", ".join(f"{f} {times[f] / times['numdense']:.1f}x" for f in names[1:] if f in times)
         print(f"{workload:56s}{cells}   {ratios}")
+    _print_limits(results)
     return results
+
+
+def _print_limits(results):
+    """GEMM rates and the MLP epoch against the FLOP limit that NumPy's BLAS shows here."""
+    nd, npy = results.get("numdense", {}), results.get("numpy", {})
+    if "blas" in npy:
+        print(f"\nNumPy's BLAS: {npy['blas']}")
+    flop = 2 * GEMM_N**3
+    for workload in WORKLOADS[5:7]:
+        if workload in nd and workload in npy:
+            print(f"{workload.split(',')[0]}: numdense "
+                  f"{flop / nd[workload] / 1e9:.1f} GFLOP/s, NumPy {flop / npy[workload] / 1e9:.1f} "
+                  f"GFLOP/s ({npy[workload] / nd[workload]:.0%} of NumPy)")
+    if WORKLOADS[5] in npy and WORKLOADS[1] in nd:
+        rate = flop / npy[WORKLOADS[5]]
+        epoch_flop = MLP_SAMPLE_FLOP * nd["mlp_samples"]
+        limit = epoch_flop / rate
+        print(f"MLP epoch: {epoch_flop:.3g} FLOP; at NumPy's float32 GEMM rate "
+              f"({rate / 1e9:.0f} GFLOP/s) that is {limit * 1e3:.0f} ms; numdense's epoch takes "
+              f"{nd[WORKLOADS[1]] / limit:.2f}x that (target: within 2x)")
 
 
 def _fmt(seconds):
