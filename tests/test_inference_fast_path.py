@@ -76,3 +76,18 @@ def test_forward_plan_refuses_arrays_it_would_misread():
         forward_plan([np.asfortranarray(np.zeros((3, 2), np.float32))], [b], [0], [(0, 0, 0)])
     with pytest.raises(ValueError, match="bias has 3 items, not 2 or 0"):
         forward_plan([w], [np.zeros(3, np.float32)], [0], [(0, 0, 0)])
+
+
+def test_activation_parameters_reach_the_compiled_path(rng):
+    """The plan carries each activation's float parameters as int64 bits: a clipped, leaky,
+    thresholded relu must give what the layer-by-layer path gives."""
+    from functools import partial
+
+    act = partial(nd.activations.relu, negative_slope=0.3, max_value=1.5, threshold=0.25)
+    model = nd.Sequential([nd.Input((6,)), Dense(8, activation=act), Dense(4, activation="elu")])
+    x = 3 * rng.standard_normal((5, 6)).astype(np.float32)
+    assert model._inference_plan() is not None
+    h = x
+    for layer in model.layers:
+        h = layer(h)
+    np.testing.assert_array_equal(model(x), h)
