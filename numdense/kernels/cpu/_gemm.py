@@ -219,6 +219,17 @@ def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
                     row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
 
 
+@kernel(inline="always")
+def _store_tile_row(orow, j0, ct, c0, count, overwrite):
+    """orow[j0:j0+count] = (or +=) ct[c0:c0+count]: one row of a micro-kernel tile written back."""
+    if overwrite:
+        for c in range(count):
+            orow[j0 + c] = ct[c0 + c]
+    else:
+        for c in range(count):
+            orow[j0 + c] += ct[c0 + c]
+
+
 @kernel
 def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
     """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ B[k0:k1, jp0*NR:jp1*NR].
@@ -258,21 +269,10 @@ def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, 
                 else:
                     _ukernel(kc, aps[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
                 for r in range(min(MR, i0 + mc - r0)):
-                    orow = out[r0 + r]
-                    c0 = r * nr
                     if cols == nr:  # a constant trip count: the row moves as whole vectors
-                        if overwrite:
-                            for c in range(nr):
-                                orow[j0 + c] = ct[c0 + c]
-                        else:
-                            for c in range(nr):
-                                orow[j0 + c] += ct[c0 + c]
-                    elif overwrite:
-                        for c in range(cols):
-                            orow[j0 + c] = ct[c0 + c]
+                        _store_tile_row(out[r0 + r], j0, ct, r * nr, nr, overwrite)
                     else:
-                        for c in range(cols):
-                            orow[j0 + c] += ct[c0 + c]
+                        _store_tile_row(out[r0 + r], j0, ct, r * nr, cols, overwrite)
 
 
 @kernel
