@@ -5,7 +5,7 @@ import numpy as np
 from numdense.kernels.activation_kinds import RELU
 from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
 
-from .common import TIMEOUT
+from .common import CALLS, TIMEOUT
 
 INF = np.inf
 
@@ -32,18 +32,28 @@ class DenseRelu:
         self.time_numdense_forward_backward(batch)
 
     def time_numdense_forward(self, batch):
-        dense_forward_into(self.x, self.w, self.b, self.out, self.nopre, RELU, 0.0, INF, 0.0)
+        for _ in range(CALLS):
+            dense_forward_into(self.x, self.w, self.b, self.out, self.nopre, RELU, 0.0, INF, 0.0)
 
     def time_numpy_forward(self, batch):
-        np.maximum(self.x @ self.w + self.b, 0)
+        for _ in range(CALLS):
+            np.maximum(self.x @ self.w + self.b, 0)
 
     def time_numdense_forward_backward(self, batch):
+        for _ in range(CALLS):
+            self._numdense_forward_backward()
+
+    def time_numpy_forward_backward(self, batch):
+        for _ in range(CALLS):
+            self._numpy_forward_backward()
+
+    def _numdense_forward_backward(self):
         dense_forward_into(self.x, self.w, self.b, self.out, self.pre, RELU, 0.0, INF, 0.0)
         dense_backward_into(
             self.x, self.w, self.pre, self.out, self.dy, self.dz, self.dx, self.dw, self.db, RELU, 0.0, INF, 0.0, True
         )
 
-    def time_numpy_forward_backward(self, batch):
+    def _numpy_forward_backward(self):
         z = self.x @ self.w + self.b
         np.maximum(z, 0)
         dz = self.dy * (z > 0)

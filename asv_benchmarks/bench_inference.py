@@ -4,13 +4,14 @@ import numpy as np
 
 import numdense as nd
 
-from .common import TIMEOUT, mlp, mnist_like
+from .common import CALLS, TIMEOUT, mlp, mnist_like
 
 
 class SingleSample:
-    """``model(x)``, ``predict_on_batch`` and ``predict`` on one sample."""
+    """``model(x)``, ``predict_on_batch`` and ``predict`` on one sample, ``CALLS`` calls each."""
 
     timeout = TIMEOUT
+
     def setup(self):
         self.model = mlp(nd)
         self.x = np.random.default_rng(1).random((1, 784), dtype=np.float32)
@@ -18,13 +19,16 @@ class SingleSample:
         self.model.predict(self.x, verbose=0)
 
     def time_call(self):
-        self.model(self.x)
+        for _ in range(CALLS):
+            self.model(self.x)
 
     def time_predict_on_batch(self):
-        self.model.predict_on_batch(self.x)
+        for _ in range(CALLS):
+            self.model.predict_on_batch(self.x)
 
     def time_predict(self):
-        self.model.predict(self.x, verbose=0)
+        for _ in range(CALLS):
+            self.model.predict(self.x, verbose=0)
 
 
 class PredictLarge:

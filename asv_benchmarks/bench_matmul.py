@@ -6,9 +6,11 @@ import numpy as np
 
 from numdense.kernels.cpu.matmul import matmul_into, matmul_nt_into, matmul_tn_into
 
-from .common import TIMEOUT
+from .common import CALLS, TIMEOUT
 
 SIZES = [64, 256, 1024]
+# Calls per timed call of the time_* benchmarks (see common.CALLS): a 64x64 product is ~15 us.
+REPEATS = {64: CALLS, 256: CALLS // 10, 1024: 1}
 DTYPES = ["float32", "float64"]
 
 
@@ -44,16 +46,20 @@ class Matmul:
             core(self.a, self.b, self.out, False)
 
     def time_numdense(self, n, dtype):
-        matmul_into(self.a, self.b, self.out, False)
+        for _ in range(REPEATS[n]):
+            matmul_into(self.a, self.b, self.out, False)
 
     def time_numdense_tn(self, n, dtype):
-        matmul_tn_into(self.a, self.b, self.out, False)
+        for _ in range(REPEATS[n]):
+            matmul_tn_into(self.a, self.b, self.out, False)
 
     def time_numdense_nt(self, n, dtype):
-        matmul_nt_into(self.a, self.b, self.out, False)
+        for _ in range(REPEATS[n]):
+            matmul_nt_into(self.a, self.b, self.out, False)
 
     def time_numpy(self, n, dtype):
-        np.matmul(self.a, self.b, out=self.out)
+        for _ in range(REPEATS[n]):
+            np.matmul(self.a, self.b, out=self.out)
 
     def track_gflops_numdense(self, n, dtype):
         return _gflops(lambda: matmul_into(self.a, self.b, self.out, False), n)
