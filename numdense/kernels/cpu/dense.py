@@ -192,6 +192,16 @@ def _tiny_forward(x, w, b, z):
                     acc = fma(xr[k], w[k, j], acc)
                 zr[j] = acc + b[j] if has_bias else acc
         return
+    _tiny_forward_rows(x, w, b, z)
+
+
+@kernel
+def _tiny_forward_rows(x, w, b, z):
+    """``_tiny_forward`` for three or more outputs: a call, not inlined, since the step loops
+    that inline ``dense_forward_into`` would compile this second body at every call site."""
+    m, k_len = x.shape
+    n = w.shape[1]
+    has_bias = b.shape[0] != 0
     # A register chain per output would wait on each fma's latency (a 128 -> 10 layer: 1.2 us);
     # here the n chains of a row advance together, four depth steps per pass over the row.
     k4 = 1 + (k_len - 1) // 4 * 4
