@@ -4,12 +4,8 @@ The forward applies bias and activation in the GEMM write-back: per block of row
 block's last product slice is stored, while it is still in cache.
 """
 
-import llvmlite.binding as llvm
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import carray, prange, types
-from numba.core import cgutils
+from numba import carray, prange
 from numba.extending import intrinsic
 
 from .. import activation_kinds
@@ -32,11 +28,11 @@ from ._gemm import (
     use_parallel,
     use_small,
 )
-from ._gemm_cabi import emit_call, export
-from ._jit import CACHE, fma, kernel, same_dtype
+from ._cabi import CKernel
+from ._jit import fma, kernel, same_dtype
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
-from .matmul import _matmul, check_out, result_dtype
+from .matmul import _MATMUL, _matmul, check_out, result_dtype
 
 __all__ = ["dense_backward", "dense_backward_into", "dense_forward", "dense_forward_into"]
 
@@ -47,44 +43,12 @@ _ROWS_SMALL = 8  # rows per epilogue call on the serial path
 _TINY_FMAS = 1 << 12
 _MAX_KIND = max(v for k, v in vars(activation_kinds).items() if k.isupper() and isinstance(v, int))
 
-# The forward activation is reached through a C symbol (a cfunc compiled once per dtype) rather
-# than as a Numba callee: its IR is large, and a callee's IR is re-optimized inside every caller
-# (epilogue, each prange body, driver, core), which multiplied the cold compile time.
-_ACT = {}
-
-
-def _act_cfunc(t):
-    def act_forward_c(x, out, m, n, kind, p0, p1, p2):
-        activation_forward_into(carray(x, (m, n)), carray(out, (m, n)), kind, p0, p1, p2)
-
-    act_forward_c.__qualname__ = act_forward_c.__name__ = f"act_forward_c_{t}"
-    ptr = types.CPointer(t)
-    sig = types.void(ptr, ptr, types.intp, types.intp, types.intp, types.float64, types.float64, types.float64)
-    return numba.cfunc(sig, cache=CACHE, error_model="numpy")(act_forward_c)
-
-
-for _t in (types.float32, types.float64):
-    _ACT[_t] = (f"numdense_act_forward_{_t}", _act_cfunc(_t))
-    llvm.add_symbol(_ACT[_t][0], _ACT[_t][1].address)
-
-
-@intrinsic
-def _act_forward(typingctx, x, out, kind, p0, p1, p2):
-    """activation_forward_into(x, out, kind, p0, p1, p2) via the cfunc symbol; x, out C-contiguous (m, n)."""
-    name = _ACT[x.dtype][0]
-    sig = types.void(x, out, types.intp, types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, sig, args):
-        xa = context.make_array(sig.args[0])(context, builder, value=args[0])
-        oa = context.make_array(sig.args[1])(context, builder, value=args[1])
-        m, n = cgutils.unpack_tuple(builder, xa.shape, 2)
-        f64 = ir.DoubleType()
-        fnty = ir.FunctionType(ir.VoidType(), [xa.data.type, oa.data.type, m.type, m.type, m.type, f64, f64, f64])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        builder.call(fn, [xa.data, oa.data, m, n, *args[2:]])
-        return context.get_dummy_value()
-
-    return sig, codegen
+# The activations are reached through C symbols (a cfunc per dtype, see ``_cabi``) rather
+# than as Numba callees: their IR is large, and a callee's IR is re-optimized inside every caller
+# (epilogue, each prange body, driver, core, the tiny-layer path every step loop inlines), which
+# multiplied the cold compile time.
+def _act_forward_c(xp, x0, x1, op, o0, o1, kind, p0, p1, p2):
+    activation_forward_into(carray(xp, (x0, x1)), carray(op, (o0, o1)), kind, p0, p1, p2)
 
 
 def _act_backward_c(xp, x0, x1, yp, y0, y1, gp, g0, g1, dp, d0, d1, kind, p0, p1, p2):
@@ -92,17 +56,20 @@ def _act_backward_c(xp, x0, x1, yp, y0, y1, gp, g0, g1, dp, d0, d1, kind, p0, p1
                              carray(dp, (d0, d1)), kind, p0, p1, p2)
 
 
-# The activation gradient is a C symbol for the reason the forward activation is: its callers
-# (the backward body, and the tiny-layer path that every caller of dense_backward_into inlines)
-# compile a call instead of its large IR.
-_ACT_BACKWARD = export(_act_backward_c, "act_backward", "aaaaifff", 1)
+_ACT_FORWARD = CKernel(_act_forward_c, "act_forward", "aaifff", 1)
+_ACT_BACKWARD = CKernel(_act_backward_c, "act_backward", "aaaaifff", 1)
+
+
+@intrinsic
+def _act_forward(typingctx, x, out, kind, p0, p1, p2):
+    """activation_forward_into(x, out, kind, p0, p1, p2) via its C symbol; x, out C-contiguous (m, n)."""
+    return _ACT_FORWARD.call(x, out, kind, p0, p1, p2)
 
 
 @intrinsic
 def _act_backward(typingctx, x, y, dy, dx, kind, p0, p1, p2):
-    symbol = _ACT_BACKWARD[dx.dtype][0]
-    sig = types.void(x, y, dy, dx, kind, p0, p1, p2)
-    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+    """activation_backward_into(...) via its C symbol; arrays C-contiguous (m, n)."""
+    return _ACT_BACKWARD.call(x, y, dy, dx, kind, p0, p1, p2)
 
 
 @kernel
@@ -347,22 +314,18 @@ def _backward_impl(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_d
         _matmul(dz, w, dx, False, False, True)
 
 
-_FORWARD = export(_forward_c, "dense_forward", "aavaaifff", 1)
-_BACKWARD = export(_backward_c, "dense_backward", "aaaaaaaavifffi", 1)
+_FORWARD = CKernel(_forward_c, "dense_forward", "aavaaifff", 1, needs=[_ACT_FORWARD])
+_BACKWARD = CKernel(_backward_c, "dense_backward", "aaaaaaaavifffi", 1, needs=[_ACT_BACKWARD, _MATMUL])
 
 
 @intrinsic
 def _forward(typingctx, x, w, b, out, preact, kind, p0, p1, p2):
-    symbol = _FORWARD[out.dtype][0]
-    sig = types.void(x, w, b, out, preact, kind, p0, p1, p2)
-    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+    return _FORWARD.call(x, w, b, out, preact, kind, p0, p1, p2)
 
 
 @intrinsic
 def _backward(typingctx, x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx):
-    symbol = _BACKWARD[dz.dtype][0]
-    sig = types.void(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx)
-    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+    return _BACKWARD.call(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_dx)
 
 
 @kernel(inline="always")

@@ -14,7 +14,11 @@ import numpy as np
 
 from .. import loss_kinds as K
 from ...config import epsilon, floatx
-from ._jit import kernel
+from numba import carray, types
+from numba.extending import intrinsic
+
+from ._cabi import CKernel
+from ._jit import kernel, same_dtype
 
 DEFAULT_EPS = 1e-7
 _LOG2 = math.log(2.0)
@@ -420,15 +424,38 @@ def loss_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_EPS):
 def loss_value_and_grad_into(y_true, y_pred, weights, dy, kind, p0, eps=DEFAULT_EPS):
     """Fused single pass: returns ``sum_r weights[r] * loss_r`` (float64) and writes ``dy`` as
     ``loss_grad_into`` does. Shapes, dtype and layout as in ``loss_grad_into``."""
+    if not same_dtype(y_true, y_pred, weights, dy):
+        raise TypeError("loss_value_and_grad_into: y_true, y_pred, weights and dy must share one "
+                        "dtype")
     n = y_pred.shape[0]
     if n == 0:
         return 0.0
     t2 = y_true.reshape((n, y_true.size // n))
     # weights doubles as the unused per-sample output (values=False: never written).
+    _check_shapes(t2, y_pred, weights, weights, dy, kind, False, True)
     if kind == K.MEAN_SQUARED_ERROR:  # inlined into the caller: the commonest loss, no call
-        _check_shapes(t2, y_pred, weights, weights, dy, kind, False, True)
         return _mean_squared_error_rows(t2, y_pred, weights, weights, dy, False, True)
-    return _run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)
+    return _loss_value_and_grad_any(t2, y_pred, weights, dy, kind, p0, eps)
+
+
+def _loss_value_and_grad_c(tp, t0, t1, pp, p0_, p1_, wp, wn, dp, d0, d1, kind, p0, eps):
+    weights = carray(wp, (wn,))
+    return _run(carray(tp, (t0, t1)), carray(pp, (p0_, p1_)), weights, weights,
+                carray(dp, (d0, d1)), kind, p0, eps, False, True)
+
+
+# Every other kind is a call to a C symbol (see ``_cabi``): a compiled caller, such as a training
+# loop, links one call instead of the code of every kind, and that code is compiled only when a
+# model first uses a loss other than mean squared error.
+_LOSS_VALUE_AND_GRAD = CKernel(_loss_value_and_grad_c, "loss_value_and_grad", "aavaiff", 1,
+                               returns=types.float64)
+
+
+@intrinsic
+def _loss_value_and_grad_any(typingctx, t2, y_pred, weights, dy, kind, p0, eps):
+    """``_run(t2, y_pred, weights, weights, dy, kind, p0, eps, False, True)`` through its C
+    symbol; shapes already checked."""
+    return _LOSS_VALUE_AND_GRAD.call(t2, y_pred, weights, dy, kind, p0, eps)
 
 
 def _c_array(a, dtype):

@@ -6,11 +6,11 @@ result. The Python wrappers validate, normalise layout and dtype, and allocate.
 """
 
 import numpy as np
-from numba import carray, types
+from numba import carray
 from numba.extending import intrinsic
 
 from ._gemm import gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
-from ._gemm_cabi import emit_call, export
+from ._cabi import CKernel
 from ._jit import kernel, same_dtype
 
 __all__ = ["matmul", "matmul_into", "matmul_nt", "matmul_nt_into", "matmul_tn", "matmul_tn_into"]
@@ -48,15 +48,13 @@ def _matmul_c(ap, a0, a1, bp, b0, b1, op, m, n, accumulate, ta, tb):
     _matmul_any(carray(ap, (a0, a1)), carray(bp, (b0, b1)), carray(op, (m, n)), accumulate != 0, ta != 0, tb != 0)
 
 
-_MATMUL = export(_matmul_c, "matmul", "aaaiii", 1)
+_MATMUL = CKernel(_matmul_c, "matmul", "aaaiii", 1)
 
 
 @intrinsic
 def _matmul(typingctx, a, b, out, accumulate, ta, tb):
-    """``_matmul_any`` through its C symbol (see ``_gemm_cabi``); same arguments, C-contiguous arrays."""
-    symbol = _MATMUL[out.dtype][0]
-    sig = types.void(a, b, out, accumulate, ta, tb)
-    return sig, lambda context, builder, sig, args: emit_call(context, builder, sig, args, symbol)
+    """``_matmul_any`` through its C symbol (see ``_cabi``); same arguments, C-contiguous arrays."""
+    return _MATMUL.call(a, b, out, accumulate, ta, tb)
 
 
 @kernel

@@ -17,8 +17,11 @@ Per step, a caller does::
 """
 
 import numpy as np
+from numba import carray
+from numba.extending import intrinsic
 
 from .. import optimizer_kinds as K
+from ._cabi import CKernel
 from ._jit import kernel
 from .constraints import NONE as _CONSTRAINT_NONE
 from .constraints import constraint_apply_into
@@ -394,6 +397,29 @@ def optimizer_update_into(
     elif kind == K.LION:
         _lion(w, g, m, hp, lr, wd)
     update_epilogue(w, ckind, cp0, cp1, cp2, caxis, rows, cols)
+
+
+def _optimizer_update_c(kind, wp, wn, gp, gn, mp, mn, vp, vn, up, un, hpp, hpn, sp, sn, lr, t, l1,
+                        l2, clipvalue, clipnorm, grad_scale, wd, ckind, cp0, cp1, cp2, caxis, rows,
+                        cols):
+    optimizer_update_into(kind, carray(wp, (wn,)), carray(gp, (gn,)), carray(mp, (mn,)),
+                          carray(vp, (vn,)), carray(up, (un,)), carray(hpp, (hpn,)),
+                          carray(sp, (sn,)), lr, t, l1, l2, clipvalue, clipnorm, grad_scale, wd,
+                          ckind, cp0, cp1, cp2, caxis, rows, cols)
+
+
+_OPTIMIZER_UPDATE = CKernel(_optimizer_update_c, "optimizer_update", "ivvvvvddfiffffffifffiii", 1)
+
+
+@intrinsic
+def optimizer_update_call(typingctx, kind, w, g, m, v, u, hp, state, lr, t, l1, l2, clipvalue,
+                          clipnorm, grad_scale, wd, ckind, cp0, cp1, cp2, caxis, rows, cols):
+    """``optimizer_update_into`` through its C symbol (see ``_cabi``), same arguments: a compiled
+    loop links one call instead of every kind's rule, and the rules are compiled on first use.
+    ``rows * cols`` must equal ``w.size`` (the symbol cannot raise)."""
+    return _OPTIMIZER_UPDATE.call(kind, w, g, m, v, u, hp, state, lr, t, l1, l2, clipvalue,
+                                  clipnorm, grad_scale, wd, ckind, cp0, cp1, cp2, caxis, rows,
+                                  cols)
 
 
 @kernel(inline="always")
