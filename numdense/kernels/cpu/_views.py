@@ -8,21 +8,47 @@ serves every model. The caller keeps the arrays alive while the loop runs.
 """
 
 import numpy as np
-from numba import carray, types
+from numba import types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
-from ._jit import kernel
+# The readers below are intrinsics rather than inlined Numba functions: a loop reads dozens of
+# table rows, and each inlined call copies and re-types the callee's IR (seconds of the loop's
+# cold compile).
 
 
-@intrinsic
-def _pointer(typingctx, address, like):
-    """``address`` (an int64) as a pointer to ``like``'s dtype."""
-    sig = types.CPointer(like.dtype)(address, like)
+def _array_at(context, builder, aryty, address, shape):
+    """The C-contiguous array value of type ``aryty`` over ``address`` (int64) and ``shape``."""
+    ary = make_array(aryty)(context, builder)
+    itemsize = context.get_constant(
+        types.intp, context.get_abi_sizeof(context.get_data_type(aryty.dtype)))
+    strides = [itemsize] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = builder.mul(strides[d + 1], shape[d + 1])
+    populate_array(ary, data=builder.inttoptr(address, ary.data.type), shape=shape,
+                   strides=strides, itemsize=itemsize, meminfo=None)
+    return ary._getvalue()
 
-    def codegen(context, builder, sig, args):
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
 
-    return sig, codegen
+def _row_items(context, builder, table_type, table, index_type, index, count):
+    """Items 0..count-1 of row ``index`` of a C-contiguous 2-D int64 table."""
+    t = make_array(table_type)(context, builder, value=table)
+    cols = builder.extract_value(t.shape, 1)
+    base = builder.mul(context.cast(builder, index, index_type, types.intp), cols)
+    return [builder.load(builder.gep(t.data, [builder.add(base, cols.type(j))]))
+            for j in range(count)]
+
+
+def _check(name, like, ints=(), table=None):
+    if not isinstance(like, types.Array) or like.dtype not in (types.float32, types.float64):
+        raise TypingError(f"{name}: like must be a float32 or float64 array, got {like}")
+    if table is not None and not (isinstance(table, types.Array) and table.ndim == 2
+                                  and table.dtype == types.int64 and table.layout == "C"):
+        raise TypingError(f"{name}: table must be a C-contiguous 2-D int64 array, got {table}")
+    for v in ints:
+        if not isinstance(v, types.Integer):
+            raise TypingError(f"{name}: expected an integer, got {v}")
 
 
 @intrinsic
@@ -38,28 +64,59 @@ def from_bits(typingctx, bits):
     return types.float64(bits), codegen
 
 
-@kernel(inline="always")
-def at2(address, rows, cols, like):
+@intrinsic
+def at2(typingctx, address, rows, cols, like):
     """The C-contiguous (rows, cols) array of ``like``'s dtype at ``address``."""
-    return carray(_pointer(address, like), (rows, cols))
+    _check("at2", like, (address, rows, cols))
+    sig = types.Array(like.dtype, 2, "C")(address, rows, cols, like)
+
+    def codegen(context, builder, sig, args):
+        shape = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:3], sig.args[1:3])]
+        address = context.cast(builder, args[0], sig.args[0], types.intp)
+        return _array_at(context, builder, sig.return_type, address, shape)
+
+    return sig, codegen
 
 
-@kernel(inline="always")
-def at1(address, n, like):
+@intrinsic
+def at1(typingctx, address, n, like):
     """The 1-D array of ``n`` items of ``like``'s dtype at ``address``."""
-    return carray(_pointer(address, like), (n,))
+    _check("at1", like, (address, n))
+    sig = types.Array(like.dtype, 1, "C")(address, n, like)
+
+    def codegen(context, builder, sig, args):
+        address = context.cast(builder, args[0], sig.args[0], types.intp)
+        return _array_at(context, builder, sig.return_type, address,
+                         [context.cast(builder, args[1], sig.args[1], types.intp)])
+
+    return sig, codegen
 
 
-@kernel(inline="always")
-def view2(table, i, like):
+@intrinsic
+def view2(typingctx, table, i, like):
     """Row ``i`` of ``table`` as a C-contiguous (rows, cols) array of ``like``'s dtype."""
-    return at2(table[i, 0], table[i, 1], table[i, 2], like)
+    _check("view2", like, (i,), table)
+    sig = types.Array(like.dtype, 2, "C")(table, i, like)
+
+    def codegen(context, builder, sig, args):
+        address, rows, cols = _row_items(context, builder, sig.args[0], args[0], sig.args[1],
+                                         args[1], 3)
+        return _array_at(context, builder, sig.return_type, address, [rows, cols])
+
+    return sig, codegen
 
 
-@kernel(inline="always")
-def view1(table, i, like):
+@intrinsic
+def view1(typingctx, table, i, like):
     """Row ``i`` of ``table`` as a 1-D array of ``table[i, 1]`` items of ``like``'s dtype."""
-    return at1(table[i, 0], table[i, 1], like)
+    _check("view1", like, (i,), table)
+    sig = types.Array(like.dtype, 1, "C")(table, i, like)
+
+    def codegen(context, builder, sig, args):
+        address, n = _row_items(context, builder, sig.args[0], args[0], sig.args[1], args[1], 2)
+        return _array_at(context, builder, sig.return_type, address, [n])
+
+    return sig, codegen
 
 
 def address_table(arrays, dtype):
