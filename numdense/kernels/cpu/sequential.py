@@ -22,7 +22,7 @@ from numdense.kernels.cpu.optimizers import (
     adam_coefficients,
     grad_sq_norm_with_reg,
     optimizer_begin_step,
-    optimizer_update_into,
+    optimizer_update_call,
     update_epilogue,
     update_prologue,
 )
@@ -113,6 +113,15 @@ def _gather_rows(src, order, start, count, dst):
             dst[i, j] = src[row, j]
 
 
+@kernel(inline="always")
+def _copy_rows(src, count, dst, start):
+    """dst[start:start+count] = src[:count], as loops: a slice assignment would compile Numba's
+    broadcasting and its error message, seconds of the loop's cold compile."""
+    for i in range(count):
+        for j in range(src.shape[1]):
+            dst[start + i, j] = src[i, j]
+
+
 @kernel
 def _dropout(y, mask, out, rate):
     scale = 1.0 / (1.0 - rate)
@@ -182,19 +191,22 @@ def _update_parameters(x, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, sl
         return
     for p in range(P):
         if trainable[p]:
-            optimizer_update_into(opt_kind, view1(params, p, x), view1(pgrads, p, x),
+            optimizer_update_call(opt_kind, view1(params, p, x), view1(pgrads, p, x),
                                   view1(slot_m, p, x), view1(slot_v, p, x), view1(slot_u, p, x),
                                   opt_hp, opt_state, lr, t, reg_l1[p], reg_l2[p], clipvalue,
                                   clipnorm, scale, weight_decay[p], c_kind[p], c_p0[p], c_p1[p],
                                   c_p2[p], c_axis[p], c_rows[p], c_cols[p])
 
 
-@kernel(inline="always")
+@kernel
 def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_penalties, layers,
                      buffers, loss_spec, penalties):
-    """Gather, forward, loss and backward of one batch (``sequential_gradients``). The
-    arguments come grouped in tuples: Python passes a call of more than 30 arguments as
-    ``*args``, which Numba cannot inline."""
+    """Gather, forward, loss and backward of one batch (``sequential_gradients``), arguments
+    grouped in tuples.
+
+    A call, not inlined: inlining copies the callee's IR once per block (Numba deep-copies the
+    variable scope with each), and this body, with the layer kernels inlined into it, made up
+    6-7 s of the training loop's cold compile. The call costs no measurable time per step."""
     ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2 = layers
     xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs = buffers
     loss_kind, loss_p0, loss_eps, logits_loss = loss_spec
@@ -258,8 +270,51 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
 
 
 @kernel
-def sequential_train_steps(
-    x, y, sample_weight, order, first_step, last_step, batch_size, lrs, iterations,
+def sequential_gradients(
+    x, y, sample_weight, order, start, nb, denominator, with_penalties,
+    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
+    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
+    loss_kind, loss_p0, loss_eps, logits_loss, params, trainable, reg_l1, reg_l2,
+):
+    """The gradients of one batch: gather rows ``order[start:start+nb]`` (nb >= 1), forward,
+    loss, backward into ``gws`` / ``gbs`` (and so the ``pgrads`` views of them).
+
+    The sample weights and activity penalties are divided by ``denominator`` (the batch size
+    of the step: ``nb`` in one process, the global batch when ranks sum their gradients).
+    Returns the loss of the batch, plus the weight-regularizer penalties when
+    ``with_penalties``. Arguments as in ``sequential_train_epochs``; the model output is left in
+    ``outs[L-1][:nb]``. With ``sequential_update`` this is one step of
+    ``sequential_train_epochs`` cut in two (a data-parallel step sums the gradients across
+    ranks in between).
+    """
+    return _batch_gradients(
+        x, y, sample_weight, order, start, nb, denominator, with_penalties,
+        (ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2),
+        (xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs),
+        (loss_kind, loss_p0, loss_eps, logits_loss), (params, trainable, reg_l1, reg_l2),
+    )
+
+
+@kernel
+def sequential_update(
+    iterations, lr, opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u,
+    trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
+    clipvalue, clipnorm, global_clipnorm, like,
+):
+    """One optimizer step over every trainable parameter from the gradients in ``pgrads``
+    (regularizer gradients, clipping, weight decay and constraints inside the update);
+    advances ``iterations[0]``. Arguments as in ``sequential_train_epochs``; ``lr`` is the
+    step's learning rate; ``like``: any array of the parameters' dtype."""
+    t = iterations[0] + 1
+    _update_parameters(like, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, slot_m, slot_v,
+                       slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2,
+                       c_axis, c_rows, c_cols, clipvalue, clipnorm, global_clipnorm)
+    iterations[0] = t
+
+
+@kernel
+def sequential_train_epochs(
+    orders, x, y, sample_weight, steps, first_step, last_step, batch_size, lrs, iterations,
     ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
     xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
     loss_kind, loss_p0, loss_eps, logits_loss,
@@ -267,13 +322,18 @@ def sequential_train_steps(
     reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
     clipvalue, clipnorm, global_clipnorm, batch_losses, batch_sizes, pred_store, stop_on_nan,
 ):
-    """Runs training steps ``first_step <= s < last_step`` of an epoch.
+    """Runs training steps ``first_step <= s < last_step`` of each of E epochs back to back.
+
+    This is the one entry point Python calls, so the training loop is compiled once per dtype
+    (and its step is not a separate function, which the linked caller would optimize again).
 
     Data: x (n, d0), y (n, k) (sparse labels as (n, 1) floats), sample_weight (n,) (sample and
-    class weights combined), order (n,) int64 sample order of the epoch; batch s covers
-    ``order[s*batch_size : (s+1)*batch_size]`` (the last batch may be partial). lrs: float64
-    learning rate of each step of the epoch (indexed by s); iterations: int64 (1,) optimizer
-    step count, advanced in place.
+    class weights combined), orders (E, n) int64: epoch e visits the samples in the order
+    ``orders[e]``; its batch s covers ``orders[e][s*batch_size : (s+1)*batch_size]`` (the last
+    batch may be partial). ``steps`` is the number of steps of an epoch; a partial range (part
+    of one epoch, for per-batch callbacks) needs E = 1. lrs: float64 learning rate of each step
+    ((E*steps,): epoch e's steps at ``e*steps``); iterations: int64 (1,) optimizer step count,
+    advanced in place.
 
     Every array named below as a table is an address table (``_views.address_table``) of
     C-contiguous arrays of x's dtype, one row per layer (L) or per trainable parameter (P).
@@ -295,11 +355,13 @@ def sequential_train_steps(
     slot_u; trainable (P,) int64, reg_l1 / reg_l2 / weight_decay, constraint specs c_* and
     their 2-D view shapes c_rows / c_cols; clipvalue, clipnorm, global_clipnorm (<= 0 = off).
 
-    Writes batch_losses[s] (total loss incl. penalties) and batch_sizes[s], and, when
-    pred_store has n rows, the model outputs of the batch into pred_store rows start..start+nb
-    (epoch order, for training metrics); updates weights and slots in place. Returns the index
-    one past the last step run (early, after its update, when a loss is not finite in the
-    model's dtype and stop_on_nan is set).
+    Writes batch_losses / batch_sizes ((E*steps,) each, at epoch e's offset e*steps): the total
+    loss (incl. penalties) and size of each batch, and, when pred_store has n rows, the model
+    outputs of the batch into pred_store rows start..start+nb (epoch order, for training
+    metrics); updates weights and slots in place. Returns the step index one past the last step
+    run, counted from the first epoch's step 0: E*steps after whole epochs, less when a loss
+    that is not finite in the model's dtype stopped the run (after that step's update) and
+    stop_on_nan is set.
     """
     n = x.shape[0]
     last = ws.shape[0] - 1
@@ -308,108 +370,30 @@ def sequential_train_steps(
     buffers = (xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs)
     loss_spec = (loss_kind, loss_p0, loss_eps, logits_loss)
     penalties = (params, trainable, reg_l1, reg_l2)
-    for s in range(first_step, last_step):
-        start = s * batch_size
-        nb = min(batch_size, n - start)
-        loss = _batch_gradients(x, y, sample_weight, order, start, nb, nb, True, layers, buffers,
-                                loss_spec, penalties)
-        # The loss as the model's dtype reports it (a float32 model overflows at 3.4e38, as
-        # Keras' float32 loss does).
-        loss_in_dtype[0] = loss
-        batch_losses[s] = loss_in_dtype[0]
-        batch_sizes[s] = nb
-        if pred_store.shape[0] > 0:
-            pred_store[start:start + nb] = view2(outs, last, x)[:nb]
-
-        t = iterations[0] + 1
-        _update_parameters(x, opt_kind, opt_hp, opt_state, lrs[s], t, params, pgrads, slot_m,
-                           slot_v, slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind,
-                           c_p0, c_p1, c_p2, c_axis, c_rows, c_cols, clipvalue, clipnorm,
-                           global_clipnorm)
-        iterations[0] = t
-        # Like Keras' TerminateOnNaN, stop after the step whose loss is not finite (its update
-        # is applied, as in the per-layer path).
-        if stop_on_nan and not np.isfinite(loss_in_dtype[0]):
-            return s + 1
-    return last_step
-
-
-@kernel
-def sequential_gradients(
-    x, y, sample_weight, order, start, nb, denominator, with_penalties,
-    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
-    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
-    loss_kind, loss_p0, loss_eps, logits_loss, params, trainable, reg_l1, reg_l2,
-):
-    """The gradients of one batch: gather rows ``order[start:start+nb]`` (nb >= 1), forward,
-    loss, backward into ``gws`` / ``gbs`` (and so the ``pgrads`` views of them).
-
-    The sample weights and activity penalties are divided by ``denominator`` (the batch size
-    of the step: ``nb`` in one process, the global batch when ranks sum their gradients).
-    Returns the loss of the batch, plus the weight-regularizer penalties when
-    ``with_penalties``. Arguments as in ``sequential_train_steps``; the model output is left in
-    ``outs[L-1][:nb]``. With ``sequential_update`` this is one step of
-    ``sequential_train_steps`` cut in two (a data-parallel step sums the gradients across
-    ranks in between).
-    """
-    return _batch_gradients(
-        x, y, sample_weight, order, start, nb, denominator, with_penalties,
-        (ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2),
-        (xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs),
-        (loss_kind, loss_p0, loss_eps, logits_loss), (params, trainable, reg_l1, reg_l2),
-    )
-
-
-@kernel
-def sequential_update(
-    iterations, lr, opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u,
-    trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
-    clipvalue, clipnorm, global_clipnorm, like,
-):
-    """One optimizer step over every trainable parameter from the gradients in ``pgrads``
-    (regularizer gradients, clipping, weight decay and constraints inside the update);
-    advances ``iterations[0]``. Arguments as in ``sequential_train_steps``; ``lr`` is the
-    step's learning rate; ``like``: any array of the parameters' dtype."""
-    t = iterations[0] + 1
-    _update_parameters(like, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, slot_m, slot_v,
-                       slot_u, trainable, reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2,
-                       c_axis, c_rows, c_cols, clipvalue, clipnorm, global_clipnorm)
-    iterations[0] = t
-
-
-@kernel
-def sequential_train_epochs(
-    orders, x, y, sample_weight, steps, first_step, last_step, batch_size, lrs, iterations,
-    ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
-    xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
-    loss_kind, loss_p0, loss_eps, logits_loss,
-    opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u, trainable,
-    reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
-    clipvalue, clipnorm, global_clipnorm, batch_losses, batch_sizes, pred_store, stop_on_nan,
-):
-    """Runs steps ``first_step <= s < last_step`` of each of E epochs back to back: epoch e
-    uses the sample order ``orders[e]`` (E, n), the learning rates ``lrs[e*steps:(e+1)*steps]``
-    and writes ``batch_losses`` / ``batch_sizes`` at the same offsets ((E*steps,) each).
-    ``steps`` is the number of steps of an epoch; a partial range (part of one epoch, for
-    per-batch callbacks) needs E = 1. Other arguments as in ``sequential_train_steps``.
-
-    Returns the step index one past the last step run, counted from the first epoch's step 0
-    (E*steps after whole epochs; less when a non-finite loss stopped the run). This is the
-    one entry point Python calls, so the training loop is compiled once per dtype.
-    """
     for e in range(orders.shape[0]):
-        lo = e * steps
-        done = sequential_train_steps(
-            x, y, sample_weight, orders[e], first_step, last_step, batch_size,
-            lrs[lo:lo + steps], iterations,
-            ws, bs, kinds, act_params, dropout_rates, act_l1, act_l2,
-            xb, yb, wb, zs, acts, outs, masks, grads, dzs, gws, gbs,
-            loss_kind, loss_p0, loss_eps, logits_loss,
-            opt_kind, opt_hp, opt_state, params, pgrads, slot_m, slot_v, slot_u, trainable,
-            reg_l1, reg_l2, weight_decay, c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols,
-            clipvalue, clipnorm, global_clipnorm, batch_losses[lo:lo + steps],
-            batch_sizes[lo:lo + steps], pred_store, stop_on_nan,
-        )
-        if done < last_step:
-            return lo + done
+        order = orders[e]
+        for s in range(first_step, last_step):
+            i = e * steps + s
+            start = s * batch_size
+            nb = min(batch_size, n - start)
+            loss = _batch_gradients(x, y, sample_weight, order, start, nb, nb, True, layers,
+                                    buffers, loss_spec, penalties)
+            # The loss as the model's dtype reports it (a float32 model overflows at 3.4e38, as
+            # Keras' float32 loss does).
+            loss_in_dtype[0] = loss
+            batch_losses[i] = loss_in_dtype[0]
+            batch_sizes[i] = nb
+            if pred_store.shape[0] > 0:
+                _copy_rows(view2(outs, last, x), nb, pred_store, start)
+
+            t = iterations[0] + 1
+            _update_parameters(x, opt_kind, opt_hp, opt_state, lrs[i], t, params, pgrads,
+                               slot_m, slot_v, slot_u, trainable, reg_l1, reg_l2, weight_decay,
+                               c_kind, c_p0, c_p1, c_p2, c_axis, c_rows, c_cols, clipvalue,
+                               clipnorm, global_clipnorm)
+            iterations[0] = t
+            # Like Keras' TerminateOnNaN, stop after the step whose loss is not finite (its
+            # update is applied, as in the per-layer path).
+            if stop_on_nan and not np.isfinite(loss_in_dtype[0]):
+                return i + 1
     return (orders.shape[0] - 1) * steps + last_step
