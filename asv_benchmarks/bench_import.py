@@ -38,3 +38,26 @@ w = np.ones((784, 128), np.float32)
 b = np.zeros(128, np.float32)
 dense_forward(x, w, b, kind=1)
 """
+
+
+class EmptyCacheStart:
+    """``import numdense`` and a first fit step with an empty Numba cache, as on a new machine:
+    every kernel the step needs is compiled (issue #7: under 30 s)."""
+
+    timeout = TIMEOUT
+    repeat = (4, 4, 300.0)
+
+    def timeraw_import_and_first_fit_step_empty_cache(self):
+        return """
+import os, shutil, tempfile
+cache = tempfile.mkdtemp(prefix="numdense-cold-")
+os.environ["NUMBA_CACHE_DIR"] = cache  # read when numba is first imported, just below
+try:
+    import numpy as np
+    import numdense as nd
+    model = nd.Sequential([nd.Input((2,)), nd.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.train_on_batch(np.ones((32, 2)), np.ones((32, 1)))
+finally:
+    shutil.rmtree(cache, ignore_errors=True)
+"""
