@@ -20,9 +20,9 @@ import json, threading
 import numpy as np
 import numdense as nd
 from numba import types
-from numdense.kernels.cpu import dense, losses, matmul, optimizers
+from numdense.kernels.cpu import _gemm, dense, losses, matmul, optimizers
 
-KERNELS = {"act_forward": dense._ACT_FORWARD, "act_backward": dense._ACT_BACKWARD,
+KERNELS = {"ukernel": _gemm.UKERNEL, "act_forward": dense._ACT_FORWARD, "act_backward": dense._ACT_BACKWARD,
            "dense_forward": dense._FORWARD, "dense_backward": dense._BACKWARD,
            "matmul": matmul._MATMUL, "loss": losses._LOSS_VALUE_AND_GRAD,
            "optimizer": optimizers._OPTIMIZER_UPDATE}
@@ -77,14 +77,14 @@ def test_nothing_is_compiled_at_import(report):
 
 def test_a_tiny_float32_model_compiles_no_gemm_no_float64_and_no_unused_rule(report):
     # Dense(1) on 2 inputs runs as plain loops inside the training loop; MSE and Adam are
-    # inlined there: none of the C kernels is needed.
+    # inlined there: none of the C kernels is needed, not even the GEMM micro-kernels.
     assert not any(report["tiny"].values()), report["tiny"]
 
 
 def test_compiled_callers_resolve_what_they_first_call(report):
     wide = report["wide"]
-    for name in ("act_forward", "act_backward", "dense_forward", "dense_backward", "matmul",
-                 "loss", "optimizer"):
+    for name in ("ukernel", "act_forward", "act_backward", "dense_forward", "dense_backward",
+                 "matmul", "loss", "optimizer"):
         assert wide[f"{name}_float32"], name
         assert not wide[f"{name}_float64"], name
     losses_ = report["wide_losses"]

@@ -17,6 +17,7 @@ ctypes callback, so it takes the GIL) that compiles the kernel, fills the slot a
 address.
 """
 
+import contextlib
 import ctypes
 import sys
 import threading
@@ -58,13 +59,16 @@ class LazySymbol:
     wait forever on a caller that holds it).
     """
 
-    def __init__(self, pyfunc, name, signature, needs=()):
+    def __init__(self, pyfunc, name, signature, needs=(), options=None,
+                 compiling=contextlib.nullcontext):
         self.name = name
         self.slot_name = name + "_slot"
         self.resolver_name = name + "_resolve"
         self.signature = signature
         self._pyfunc = pyfunc
         self._needs = tuple(needs)
+        self._options = dict(options or {})
+        self._compiling = compiling  # a context manager factory around the compile
         self._cfunc = None
         self._slot = ctypes.c_void_p(0)
         self._resolver = _RESOLVER(self._resolve)  # kept alive with the symbol
@@ -83,8 +87,10 @@ class LazySymbol:
                 if self._slot.value is None:
                     for need in self._needs:
                         need.address()
-                    self._cfunc = numba.cfunc(self.signature, cache=CACHE,
-                                              error_model="numpy")(self._pyfunc)
+                    with self._compiling():
+                        self._cfunc = numba.cfunc(self.signature, cache=CACHE,
+                                                  error_model="numpy",
+                                                  **self._options)(self._pyfunc)
                     self._slot.value = self._cfunc.address
         return self._slot.value
 
@@ -189,6 +195,14 @@ def emit_call(context, builder, sig, args, symbol):
             if isinstance(ty, types.Literal):
                 v, ty = context.cast(builder, v, ty, types.unliteral(ty)), types.unliteral(ty)
             values.append(context.cast(builder, v, ty, next(c_args)))
+    result = emit_symbol_call(builder, symbol, values)
+    return result if result is not None else context.get_dummy_value()
+
+
+def emit_symbol_call(builder, symbol, values):
+    """Lower a call to ``symbol`` with ``values``, LLVM values already in its C layout: load the
+    address from the slot, through the resolver while it is empty. Returns the float64 result,
+    or None for a kernel without one."""
     module = builder.module
     loaded = builder.load(_declare_global(module, symbol.slot_name))
     before = builder.block
@@ -207,4 +221,4 @@ def emit_call(context, builder, sig, args, symbol):
     returns = symbol.signature.return_type != types.void
     fnty = ir.FunctionType(ir.DoubleType() if returns else ir.VoidType(), [v.type for v in values])
     result = builder.call(builder.bitcast(address, fnty.as_pointer()), values)
-    return result if returns else context.get_dummy_value()
+    return result if returns else None

@@ -5,17 +5,19 @@ runtime flags ``ta``/``tb``: the transposes are absorbed by the packing routines
 variants share one compiled driver per dtype. The small kernels are serial and skip packing.
 """
 
-import llvmlite.binding as llvm
+import contextlib
+
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import carray, prange, types
-from numba.core import cgutils
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic, overload
 from numba.np.ufunc import parallel as _parallel
 
 from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f64
-from ._jit import CACHE, kernel
+from ._cabi import LazySymbol, emit_symbol_call
+from ._jit import kernel
 
 MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
@@ -45,10 +47,9 @@ def _nr_for_impl(out):
 # The micro-kernels are called through C symbols, not as Numba callees: a Numba caller links its
 # callees' LLVM IR and re-optimizes it, so every layer above (block, prange body, driver, cores, a
 # user's compiled step) would re-run O3 over the unrolled kernel (seconds each, cold) and could
-# recompile it without SLP. As cfuncs they are compiled once, under SLP, and cached.
-_UK = {}  # numba dtype -> (C symbol name, cfunc)
-
-
+# recompile it without SLP. As cfuncs they are compiled once, under SLP, and cached; like the other
+# C kernels (``_cabi``) on their first call, so a model that never multiplies a large matrix never
+# compiles or loads them.
 def _cukernel_f32(kc, ap, bp, ldb, ct):
     # Row k of B starts at bp + k*ldb: packed panels (ldb = NR) or B itself (ldb = N).
     ukernel_f32(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 16,)))
@@ -58,38 +59,39 @@ def _cukernel_f64(kc, ap, bp, ldb, ct):
     ukernel_f64(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 8,)))
 
 
-def _ukernel_cfunc(body, t):
-    # Module-level bodies, not closures: Numba keys a closure's cache entry on a pickle of its
-    # captured values, and a captured dispatcher pickles differently in every process, so the
-    # cfuncs were compiled again on every import (~0.5 s) and the cache grew by an entry each time.
-    sig = types.void(types.intp, types.CPointer(t), types.CPointer(t), types.intp, types.CPointer(t))
-    return numba.cfunc(sig, cache=CACHE, error_model="numpy", fastmath=FASTMATH)(body)
+@contextlib.contextmanager
+def _slp_vectorize():
+    """LLVM's SLP vectorizer on while the micro-kernels compile.
+
+    SLP is off by default in Numba (documented as occasionally miscompiling), so it is enabled only
+    while these straight-line functions are compiled, under Numba's compiler lock so that no other
+    compilation sees it; ``test_matmul.py`` checks results against NumPy.
+    """
+    with global_compiler_lock:
+        old = numba.config.SLP_VECTORIZE
+        numba.config.SLP_VECTORIZE = True
+        try:
+            yield
+        finally:
+            numba.config.SLP_VECTORIZE = old
+
+
+# Module-level bodies, not closures: Numba keys a closure's cache entry on a pickle of its captured
+# values, and a captured dispatcher pickles differently in every process, so the cfuncs were
+# compiled again on every import (~0.5 s) and the cache grew by an entry each time.
+UKERNEL = {
+    t: LazySymbol(body, f"numdense_ukernel_{t}_{MR}x{nr}_v3",  # bump when the C signature changes
+                  types.void(types.intp, types.CPointer(t), types.CPointer(t), types.intp,
+                             types.CPointer(t)),
+                  options={"fastmath": FASTMATH}, compiling=_slp_vectorize)
+    for t, body, nr in ((types.float32, _cukernel_f32, 16), (types.float64, _cukernel_f64, 8))
+}
 
 
 def ensure_compiled():
-    """Compile (or load from cache) the micro-kernels with LLVM's SLP vectorizer on; register their symbols.
-
-    SLP is off by default in Numba (documented as occasionally miscompiling), so it is enabled only
-    while these straight-line functions are compiled; ``test_matmul.py`` checks results against NumPy.
-    Runs on import of this module; later calls do nothing.
-    """
-    if _UK:
-        return
-    old = numba.config.SLP_VECTORIZE
-    numba.config.SLP_VECTORIZE = True
-    try:
-        for uk, body, t, nr in ((ukernel_f32, _cukernel_f32, types.float32, 16),
-                                (ukernel_f64, _cukernel_f64, types.float64, 8)):
-            uk.compile((types.intp, t[:, ::1], t[:, ::1], t[::1]))
-            cf = _ukernel_cfunc(body, t)
-            name = f"numdense_{uk.__name__}_{MR}x{nr}_v2"  # bump when the C signature changes
-            llvm.add_symbol(name, cf.address)
-            _UK[t] = (name, cf)
-    finally:
-        numba.config.SLP_VECTORIZE = old
-
-
-ensure_compiled()
+    """Compile (or load from the cache) both micro-kernels now rather than on first use."""
+    for symbol in UKERNEL.values():
+        symbol.address()
 
 
 @intrinsic
@@ -99,7 +101,7 @@ def _ukernel(typingctx, kc, ap, b, boff, ldb, ct):
     ap: packed A micro-panel (>= kc, MR); B_panel row k = b.flat[boff + k*ldb : ... + NR]; ct
     (>= MR*NR,). Arrays C-contiguous, one dtype; boff, ldb in elements.
     """
-    name = _UK[ap.dtype][0]
+    symbol = UKERNEL[ap.dtype]
 
     def codegen(context, builder, sig, args):
         kc_v, ap_v, b_v, boff_v, ldb_v, ct_v = args
@@ -107,10 +109,7 @@ def _ukernel(typingctx, kc, ap, b, boff, ldb, ct):
             context.make_array(ty)(context, builder, value=v).data
             for ty, v in ((sig.args[1], ap_v), (sig.args[2], b_v), (sig.args[5], ct_v))
         )
-        bp = builder.gep(bp, [boff_v])
-        fnty = ir.FunctionType(ir.VoidType(), [kc_v.type, app.type, bp.type, ldb_v.type, ctp.type])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        builder.call(fn, [kc_v, app, bp, ldb_v, ctp])
+        emit_symbol_call(builder, symbol, [kc_v, app, builder.gep(bp, [boff_v]), ldb_v, ctp])
         return context.get_dummy_value()
 
     return types.void(types.intp, ap, b, types.intp, types.intp, ct), codegen

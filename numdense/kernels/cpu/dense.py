@@ -11,6 +11,7 @@ from numba.extending import intrinsic
 from .. import activation_kinds
 from ..activation_kinds import LINEAR
 from ._gemm import (
+    UKERNEL,
     add_parts,
     block,
     flag,
@@ -314,7 +315,7 @@ def _backward_impl(x, w, preact, y, dy, dz, dx, dw, db, kind, p0, p1, p2, need_d
         _matmul(dz, w, dx, False, False, True)
 
 
-_FORWARD = CKernel(_forward_c, "dense_forward", "aavaaifff", 1, needs=[_ACT_FORWARD])
+_FORWARD = CKernel(_forward_c, "dense_forward", "aavaaifff", 1, needs=[_ACT_FORWARD, UKERNEL])
 _BACKWARD = CKernel(_backward_c, "dense_backward", "aaaaaaaavifffi", 1, needs=[_ACT_BACKWARD, _MATMUL])
 
 

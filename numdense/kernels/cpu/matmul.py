@@ -9,7 +9,7 @@ import numpy as np
 from numba import carray
 from numba.extending import intrinsic
 
-from ._gemm import gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
+from ._gemm import UKERNEL, gemm_packed, gemm_serial, small_nn, small_nt, small_tn, use_parallel, use_small
 from ._cabi import CKernel
 from ._jit import kernel, same_dtype
 
@@ -48,7 +48,7 @@ def _matmul_c(ap, a0, a1, bp, b0, b1, op, m, n, accumulate, ta, tb):
     _matmul_any(carray(ap, (a0, a1)), carray(bp, (b0, b1)), carray(op, (m, n)), accumulate != 0, ta != 0, tb != 0)
 
 
-_MATMUL = CKernel(_matmul_c, "matmul", "aaaiii", 1)
+_MATMUL = CKernel(_matmul_c, "matmul", "aaaiii", 1, needs=[UKERNEL])
 
 
 @intrinsic
