@@ -113,6 +113,8 @@ class CKernel:
     """
 
     def __init__(self, pyfunc, name, spec, version, needs=(), returns=types.void):
+        if not set(spec) & set("av"):
+            raise ValueError(f"{name}: the spec needs an array of the kernel's dtype ('a' or 'v')")
         self.name = name
         self.spec = spec
         self.returns = returns

@@ -64,59 +64,55 @@ def from_bits(typingctx, bits):
     return types.float64(bits), codegen
 
 
-@intrinsic
-def at2(typingctx, address, rows, cols, like):
-    """The C-contiguous (rows, cols) array of ``like``'s dtype at ``address``."""
-    _check("at2", like, (address, rows, cols))
-    sig = types.Array(like.dtype, 2, "C")(address, rows, cols, like)
+def _at(name, address, dims, like):
+    """(signature, codegen) of the C-contiguous array of ``like``'s dtype at ``address``, its
+    shape the integer arguments ``dims``."""
+    _check(name, like, (address, *dims))
+    sig = types.Array(like.dtype, len(dims), "C")(address, *dims, like)
 
     def codegen(context, builder, sig, args):
-        shape = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:3], sig.args[1:3])]
-        address = context.cast(builder, args[0], sig.args[0], types.intp)
+        address, *shape = [context.cast(builder, v, t, types.intp)
+                           for v, t in zip(args[:-1], sig.args[:-1])]
+        return _array_at(context, builder, sig.return_type, address, shape)
+
+    return sig, codegen
+
+
+def _view(name, table, i, like, ndim):
+    """(signature, codegen) of row ``i`` of ``table`` as an ``ndim``-D array of ``like``'s dtype."""
+    _check(name, like, (i,), table)
+    sig = types.Array(like.dtype, ndim, "C")(table, i, like)
+
+    def codegen(context, builder, sig, args):
+        address, *shape = _row_items(context, builder, sig.args[0], args[0], sig.args[1],
+                                     args[1], ndim + 1)
         return _array_at(context, builder, sig.return_type, address, shape)
 
     return sig, codegen
 
 
 @intrinsic
+def at2(typingctx, address, rows, cols, like):
+    """The C-contiguous (rows, cols) array of ``like``'s dtype at ``address``."""
+    return _at("at2", address, (rows, cols), like)
+
+
+@intrinsic
 def at1(typingctx, address, n, like):
     """The 1-D array of ``n`` items of ``like``'s dtype at ``address``."""
-    _check("at1", like, (address, n))
-    sig = types.Array(like.dtype, 1, "C")(address, n, like)
-
-    def codegen(context, builder, sig, args):
-        address = context.cast(builder, args[0], sig.args[0], types.intp)
-        return _array_at(context, builder, sig.return_type, address,
-                         [context.cast(builder, args[1], sig.args[1], types.intp)])
-
-    return sig, codegen
+    return _at("at1", address, (n,), like)
 
 
 @intrinsic
 def view2(typingctx, table, i, like):
     """Row ``i`` of ``table`` as a C-contiguous (rows, cols) array of ``like``'s dtype."""
-    _check("view2", like, (i,), table)
-    sig = types.Array(like.dtype, 2, "C")(table, i, like)
-
-    def codegen(context, builder, sig, args):
-        address, rows, cols = _row_items(context, builder, sig.args[0], args[0], sig.args[1],
-                                         args[1], 3)
-        return _array_at(context, builder, sig.return_type, address, [rows, cols])
-
-    return sig, codegen
+    return _view("view2", table, i, like, 2)
 
 
 @intrinsic
 def view1(typingctx, table, i, like):
     """Row ``i`` of ``table`` as a 1-D array of ``table[i, 1]`` items of ``like``'s dtype."""
-    _check("view1", like, (i,), table)
-    sig = types.Array(like.dtype, 1, "C")(table, i, like)
-
-    def codegen(context, builder, sig, args):
-        address, n = _row_items(context, builder, sig.args[0], args[0], sig.args[1], args[1], 2)
-        return _array_at(context, builder, sig.return_type, address, [n])
-
-    return sig, codegen
+    return _view("view1", table, i, like, 1)
 
 
 def address_table(arrays, dtype):
