@@ -14,7 +14,12 @@ caller does not link the kernel's address; it loads it from a per-process slot r
 import under a fixed name, so a caller loaded from Numba's cache in a fresh process finds the
 slot whatever has been compiled. While the slot is empty, the call goes through a resolver (a
 ctypes callback, so it takes the GIL) that compiles the kernel, fills the slot and returns the
-address.
+address. A slot, once filled, never changes.
+
+The resolver must not be reached from a worker thread of a parallel region whose launching thread
+holds the GIL: the worker would wait for the GIL forever. numdense's kernels release the GIL
+(``nogil``), call these symbols outside their parallel regions, and a kernel's own callees
+(``needs``) are resolved before it.
 """
 
 import contextlib
