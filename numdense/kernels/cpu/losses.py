@@ -11,12 +11,11 @@ are rounded to the input dtype first, as Keras clips in the input dtype (float32
 import math
 
 import numpy as np
-
-from .. import loss_kinds as K
-from ...config import epsilon, floatx
 from numba import carray, types
 from numba.extending import intrinsic
 
+from .. import loss_kinds as K
+from ...config import epsilon, floatx
 from ._cabi import CKernel
 from ._jit import kernel, same_dtype
 
