@@ -342,3 +342,52 @@ def test_kinds_layout():
         K.pack_hp(1, 2, 3, 4, 5)
     assert K.initial_state(K.NADAM)[0] == 1.0
     assert K.initial_state(K.SGD).shape == (K.STATE_SIZE,)
+
+
+def _update_once(kind, hp, w, g, slots, t=50):
+    state = K.initial_state(kind)
+    ko.optimizer_begin_step(kind, hp, state, t)
+    ko.optimizer_update_into(kind, w, g, slots["m"], slots["v"], slots["u"], hp, state, 0.01, t,
+                             0.0, 0.0, 0.0, 0.0, 1.0, 0.0, C.NONE, 0.0, 0.0, 0.0, C.AXIS_ALL,
+                             ROWS, COLS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", [c for c in CONFIGS if c[3] and c[1] != K.ADAGRAD],
+                         ids=[c[0] for c in CONFIGS if c[3] and c[1] != K.ADAGRAD])
+def test_decaying_slots_flush_subnormals_to_zero(cfg, dtype):
+    # A unit whose gradient is zero: each slot decays toward zero. Left to round, a slot of a few
+    # subnormal units stays there forever (x * 0.9 rounds back to x), and every later step
+    # computes on subnormals, which are slow on x86; flushed, the slots reach exactly zero.
+    _, kind, hp, used = cfg
+    T = np.dtype(dtype).type
+    smallest = np.finfo(dtype).smallest_subnormal
+    w = np.linspace(-1.0, 1.0, ROWS * COLS).astype(T)
+    g = np.zeros(ROWS * COLS, T)
+    slots = {k: (np.full(w.size, 3 * smallest, T) if k in used else np.empty(0, T)) for k in "mvu"}
+    slots["m"][::2] = -3 * smallest
+    if kind == K.RMSPROP:  # RMSprop's velocity (m) is a mean of squares: never negative
+        slots["m"][:] = 3 * smallest
+    w0 = w.copy()
+    _update_once(kind, hp, w, g, slots)
+    for k in used:
+        np.testing.assert_array_equal(slots[k], 0.0, err_msg=f"slot {k}")
+    assert np.all(np.isfinite(w))
+    if kind != K.LION:  # (Lion steps by lr times the sign of its momentum, however small)
+        np.testing.assert_allclose(w, w0, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cfg", [c for c in CONFIGS if c[1] in (K.ADAM, K.SGD) and c[3]],
+                         ids=[c[0] for c in CONFIGS if c[1] in (K.ADAM, K.SGD) and c[3]])
+def test_flush_keeps_normal_values_and_nan(cfg):
+    _, kind, hp, used = cfg
+    tiny = np.finfo(np.float32).tiny
+    w = np.ones(ROWS * COLS, np.float32)
+    g = np.zeros(ROWS * COLS, np.float32)
+    g[0] = np.nan
+    slots = {k: (np.full(w.size, 1e3 * tiny, np.float32) if k in used else np.empty(0, np.float32))
+             for k in "mvu"}
+    _update_once(kind, hp, w, g, slots)
+    assert np.isnan(slots["m"][0]) and np.isnan(w[0])
+    # 1e3 * tiny decays to a normal value: kept, as rounding gives it
+    assert np.all(slots["m"][1:] > tiny)
