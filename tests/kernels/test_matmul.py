@@ -2,15 +2,20 @@
 
 import re
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numdense.kernels.cpu import _gemm, _gemm_gen
-from numdense.kernels.cpu._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f64
+from numdense.kernels.cpu import _gemm, _gemm_gen, _isa
+from numdense.kernels.cpu._gemm_ukernel import (
+    FASTMATH,
+    ukernel_f32,
+    ukernel_f32_wide,
+    ukernel_f64,
+    ukernel_f64_wide,
+)
 from numdense.kernels.cpu.matmul import (
     matmul,
     matmul_into,
@@ -26,9 +31,13 @@ VARIANTS = {
     "tn": (matmul_tn, matmul_tn_into, True, False),
     "nt": (matmul_nt, matmul_nt_into, False, True),
 }
-# 0, 1, primes, MR/NR/KC/MC_MAX edges, the small/packed switch.
+# (kernel, dtype, MR, NR, wide) for every generated micro-kernel.
+UKERNELS = [(ukernel_f32, numba.float32, 6, 16, False), (ukernel_f64, numba.float64, 6, 8, False),
+            (ukernel_f32_wide, numba.float32, 6, 32, True), (ukernel_f64_wide, numba.float64, 6, 16, True)]
+TARGET_FEATURES = set(_isa._target_features().split(","))  # what Numba compiles for
+# 0, 1, primes, MR/NR (both widths)/KC/MC_MAX edges, the small/packed switch.
 DIMS = st.one_of(
-    st.sampled_from([0, 1, 2, 5, 6, 7, 8, 13, 16, 17, 31, 67, 71, 73, 97, 130, 257]),
+    st.sampled_from([0, 1, 2, 5, 6, 7, 8, 13, 16, 17, 31, 32, 33, 63, 65, 67, 71, 73, 97, 130, 257]),
     st.integers(0, 150),
 )
 
@@ -211,7 +220,7 @@ def test_cores_callable_from_compiled_code(rng):
     assert_product(dx, dz, w, False, True)
     # The caller must have reused the SLP-compiled micro-kernels (the C symbols' own signature,
     # or none when the symbols came from the cache), not compiled new ones.
-    for fn, t in ((ukernel_f32, numba.float32), (ukernel_f64, numba.float64)):
+    for fn, t, *_ in UKERNELS:
         assert set(fn.signatures) <= {(numba.intp, t[:, ::1], t[:, ::1], t[::1])}, fn.signatures
 
 
@@ -219,10 +228,9 @@ def test_generated_ukernel_file_is_current():
     assert _gemm_gen.PATH.read_text() == _gemm_gen.source()
 
 
-@pytest.mark.skipif("+avx2" not in llvm.get_host_cpu_features().flatten(), reason="checks AVX2 code")
-@pytest.mark.parametrize("fn, t", [(ukernel_f32, numba.float32), (ukernel_f64, numba.float64)])
-def test_ukernel_vectorizes_under_slp(fn, t):
-    # Cached code cannot be inspected, so compile an uncached twin the same way ensure_compiled does.
+def _slp_twin(fn, t):
+    """An uncached twin of a micro-kernel compiled as ``ensure_compiled`` compiles it (cached
+    code cannot be inspected)."""
     twin = numba.njit(fastmath=FASTMATH, error_model="numpy")(fn.py_func)
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = True
@@ -230,10 +238,39 @@ def test_ukernel_vectorizes_under_slp(fn, t):
         twin.compile((numba.intp, t[:, ::1], t[:, ::1], t[::1]))
     finally:
         numba.config.SLP_VECTORIZE = old
-    asm = "\n".join(twin.inspect_asm().values())
-    assert len(re.findall(r"vfmadd\d+p[sd]\s+%ymm", asm)) >= 12
+    return twin
+
+
+@pytest.mark.parametrize("fn, t, mr, nr, wide", UKERNELS)
+def test_ukernel_values(fn, t, mr, nr, wide, rng):
+    # Every generated shape, whichever one this CPU's drivers use (a wide kernel on a CPU without
+    # AVX-512 runs its vectors split in two).
+    dtype = np.dtype(str(t))
+    kc = 37
+    ap = rng.standard_normal((kc, mr)).astype(dtype)
+    bp = rng.standard_normal((kc, nr)).astype(dtype)
+    ct = np.full(mr * nr + 3, 7.0, dtype)
+    _slp_twin(fn, t)(kc, ap, bp, ct)
+    assert_product(ct[:mr * nr].reshape(mr, nr), ap, bp, True, False)
+    np.testing.assert_array_equal(ct[mr * nr:], 7.0)  # nothing past the block is written
+
+
+@pytest.mark.parametrize("fn, t, mr, nr, wide", UKERNELS)
+def test_ukernel_vectorizes_under_slp(fn, t, mr, nr, wide):
+    register = "zmm" if wide else "ymm"
+    if f"+{'avx512f' if wide else 'avx2'}" not in TARGET_FEATURES:
+        pytest.skip(f"checks {register} code")
+    asm = "\n".join(_slp_twin(fn, t).inspect_asm().values())
+    assert len(re.findall(rf"vfmadd\d+p[sd]\s+[^\n]*%{register}", asm)) >= 12
     assert not re.search(r"vfmadd\d+s[sd]\s", asm)
     assert "gather" not in asm
+
+
+def test_drivers_use_the_widest_register_block():
+    # With AVX-512 the drivers' register block is two zmm vectors wide, else two ymm vectors.
+    wide = "+avx512f" in TARGET_FEATURES
+    assert (_gemm.NR_F32, _gemm.NR_F64) == ((32, 16) if wide else (16, 8))
+    assert _gemm.UKERNEL[numba.float32].name.endswith(f"_6x{_gemm.NR_F32}_v3")
 
 
 def test_ensure_compiled_restores_slp_setting():

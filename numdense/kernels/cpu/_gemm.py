@@ -15,11 +15,14 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic, overload
 from numba.np.ufunc import parallel as _parallel
 
-from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f64
+from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f32_wide, ukernel_f64, ukernel_f64_wide
 from ._cabi import LazySymbol, emit_symbol_call
+from ._isa import WIDE_VECTORS, prefer_wide_vectors
 from ._jit import kernel
 
 MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
+# Columns of the register block: two vectors per row, ymm on AVX2, zmm with AVX-512 (_isa).
+NR_F32, NR_F64 = (32, 16) if WIDE_VECTORS else (16, 8)
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
@@ -39,9 +42,8 @@ def nr_for(out):
 
 @overload(nr_for)
 def _nr_for_impl(out):
-    if out.dtype == types.float32:
-        return lambda out: 16
-    return lambda out: 8
+    nr = NR_F32 if out.dtype == types.float32 else NR_F64
+    return lambda out: nr
 
 
 # The micro-kernels are called through C symbols, not as Numba callees: a Numba caller links its
@@ -57,6 +59,21 @@ def _cukernel_f32(kc, ap, bp, ldb, ct):
 
 def _cukernel_f64(kc, ap, bp, ldb, ct):
     ukernel_f64(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 8,)))
+
+
+# The wide wrappers carry the hint too: LLVM may inline the kernel into them.
+def _cukernel_f32_wide(kc, ap, bp, ldb, ct):
+    prefer_wide_vectors()
+    ukernel_f32_wide(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 32,)))
+
+
+def _cukernel_f64_wide(kc, ap, bp, ldb, ct):
+    prefer_wide_vectors()
+    ukernel_f64_wide(kc, carray(ap, (kc, MR)), carray(bp, (kc, ldb)), carray(ct, (MR * 16,)))
+
+
+_WRAPPERS = {(types.float32, 16): _cukernel_f32, (types.float64, 8): _cukernel_f64,
+             (types.float32, 32): _cukernel_f32_wide, (types.float64, 16): _cukernel_f64_wide}
 
 
 @contextlib.contextmanager
@@ -80,11 +97,11 @@ def _slp_vectorize():
 # values, and a captured dispatcher pickles differently in every process, so the cfuncs were
 # compiled again on every import (~0.5 s) and the cache grew by an entry each time.
 UKERNEL = {
-    t: LazySymbol(body, f"numdense_ukernel_{t}_{MR}x{nr}_v3",  # bump when the C signature changes
+    t: LazySymbol(_WRAPPERS[t, nr], f"numdense_ukernel_{t}_{MR}x{nr}_v3",  # bump when the C signature changes
                   types.void(types.intp, types.CPointer(t), types.CPointer(t), types.intp,
                              types.CPointer(t)),
                   options={"fastmath": FASTMATH}, compiling=_slp_vectorize)
-    for t, body, nr in ((types.float32, _cukernel_f32, 16), (types.float64, _cukernel_f64, 8))
+    for t, nr in ((types.float32, NR_F32), (types.float64, NR_F64))
 }
 
 
