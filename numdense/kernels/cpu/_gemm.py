@@ -23,7 +23,7 @@ from ._jit import kernel
 MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 # Columns of the register block: two vectors per row, ymm on AVX2, zmm with AVX-512 (_isa).
 NR_F32, NR_F64 = (32, 16) if WIDE_VECTORS else (16, 8)
-KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB) stays in L1
+KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB; 32 with zmm) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 PARALLEL_FMAS = 1 << 21  # from here on run in parallel; between the two, packed but serial
