@@ -18,7 +18,8 @@ Per step, a caller does::
 
 import numpy as np
 from numba import carray
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 from .. import optimizer_kinds as K
 from ._cabi import CKernel
@@ -131,8 +132,7 @@ def grad_transform_into(w, g, l1, l2, clipvalue, clipnorm, grad_scale):
             g[i] = min(max(g[i], lo), hi)
 
 
-@kernel(inline="always")
-def _flushed(x, tiny, zero):
+def _flushed(x):
     """x, or zero when x is subnormal (NaN passes).
 
     A slot that decays by a factor each step (a dead unit's momentum, ``m + (0 - m) * 0.1``)
@@ -141,7 +141,13 @@ def _flushed(x, tiny, zero):
     MLP with dead ReLU units ran up to 3x slower. TensorFlow flushes subnormals to zero on the
     CPU, so Keras' own slots end at zero too.
     """
-    return zero if abs(x) < tiny else x
+
+
+@overload(_flushed)
+def _flushed_typed(x):
+    dtype = as_dtype(x)
+    tiny, zero = dtype.type(np.finfo(dtype).tiny), dtype.type(0.0)
+    return lambda x: zero if abs(x) < tiny else x
 
 
 @kernel(inline="always")
@@ -158,13 +164,12 @@ def _sgd(w, g, m, hp, lr, wd):
     wdt = T(wd)
     dec = wd != 0.0
     mom = T(hp[0])
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     if hp[0] != 0.0:
         nesterov = hp[1] != 0.0
         for i in range(w.size):
             wi = _decayed(w[i], dec, wdt, lrt)
             gi = g[i]
-            mi = _flushed(m[i] * mom - gi * lrt, tiny, zero)
+            mi = _flushed(m[i] * mom - gi * lrt)
             m[i] = mi
             if nesterov:
                 w[i] = wi + (mi * mom - gi * lrt)
@@ -207,16 +212,15 @@ def adam_apply_into(w, g, m, v, u, coefficients, amsgrad, lr, wd):
     lrt = T(lr)
     wdt = T(wd)
     dec = wd != 0.0
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
-        mi = _flushed(m[i] + (gi - m[i]) * c1, tiny, zero)
-        vi = _flushed(v[i] + (gi * gi - v[i]) * c2, tiny, zero)
+        mi = _flushed(m[i] + (gi - m[i]) * c1)
+        vi = _flushed(v[i] + (gi * gi - v[i]) * c2)
         m[i] = mi
         v[i] = vi
         if amsgrad:  # (a subnormal maximum, left over from before the flush, would stay forever)
-            vi = _flushed(max(u[i], vi), tiny, zero)
+            vi = _flushed(max(u[i], vi))
             u[i] = vi
         w[i] = wi - (mi * alpha) / (np.sqrt(vi) + eps)
 
@@ -238,21 +242,20 @@ def _rmsprop(w, g, m, v, u, hp, lr, wd):
     use_mom = hp[1] > 0.0
     eps = T(hp[2])
     centered = hp[3] != 0.0
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
-        vel = _flushed(rho * m[i] + c * (gi * gi), tiny, zero)
+        vel = _flushed(rho * m[i] + c * (gi * gi))
         m[i] = vel
         if centered:
-            avg = _flushed(rho * u[i] + c * gi, tiny, zero)
+            avg = _flushed(rho * u[i] + c * gi)
             u[i] = avg
             den = vel - avg * avg + eps
         else:
             den = vel + eps
         inc = lrt * gi / np.sqrt(den)
         if use_mom:
-            mo = _flushed(momentum * v[i] + inc, tiny, zero)
+            mo = _flushed(momentum * v[i] + inc)
             v[i] = mo
             w[i] = wi - mo
         else:
@@ -283,14 +286,13 @@ def _adadelta(w, g, m, v, hp, lr, wd):
     rho = T(hp[0])
     c = T(1.0 - hp[0])
     eps = T(hp[1])
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
-        ag = _flushed(rho * m[i] + c * (gi * gi), tiny, zero)
+        ag = _flushed(rho * m[i] + c * (gi * gi))
         m[i] = ag
         delta = -((np.sqrt(v[i] + eps) * gi) / np.sqrt(ag + eps))
-        v[i] = _flushed(rho * v[i] + c * (delta * delta), tiny, zero)
+        v[i] = _flushed(rho * v[i] + c * (delta * delta))
         w[i] = wi + lrt * delta
 
 
@@ -305,13 +307,12 @@ def _adamax(w, g, m, v, hp, lr, t, wd):
     c1 = T(1.0 - hp[0])
     b2 = T(hp[1])
     eps = T(hp[2])
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
-        mi = _flushed(m[i] + (gi - m[i]) * c1, tiny, zero)
+        mi = _flushed(m[i] + (gi - m[i]) * c1)
         m[i] = mi
-        ui = _flushed(max(b2 * v[i], abs(gi)), tiny, zero)
+        ui = _flushed(max(b2 * v[i], abs(gi)))
         v[i] = ui
         w[i] = wi - (lrt * mi) / ((one - b1p) * (ui + eps))
 
@@ -335,12 +336,11 @@ def _nadam(w, g, m, v, hp, state, lr, t, wd):
     b2p = b2 ** T(t)
     c1 = one - b1
     c2 = one - b2
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
-        mi = _flushed(m[i] + (gi - m[i]) * c1, tiny, zero)
-        vi = _flushed(v[i] + (gi * gi - v[i]) * c2, tiny, zero)
+        mi = _flushed(m[i] + (gi - m[i]) * c1)
+        vi = _flushed(v[i] + (gi * gi - v[i]) * c2)
         m[i] = mi
         v[i] = vi
         m_hat = (u_t_1 * mi) / (one - u_prod_1) + ((one - u_t) * gi) / (one - u_prod)
@@ -357,12 +357,11 @@ def _lion(w, g, m, hp, lr, wd):
     one = T(1.0)
     b1 = T(hp[0])
     b2 = T(hp[1])
-    tiny, zero = T(np.finfo(w.dtype).tiny), T(0.0)
     for i in range(w.size):
         wi = _decayed(w[i], dec, wdt, lrt)
         gi = g[i]
         w[i] = wi - lrt * _sign(m[i] * b1 + gi * (one - b1), one)
-        m[i] = _flushed(m[i] * b2 + gi * (one - b2), tiny, zero)
+        m[i] = _flushed(m[i] * b2 + gi * (one - b2))
 
 
 @kernel
