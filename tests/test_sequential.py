@@ -193,6 +193,44 @@ def test_predict_batches_match_call_and_keep_last_partial(rng):
     np.testing.assert_allclose(full.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def _count_forward_calls(monkeypatch):
+    import numdense.models.sequential as seq_module
+
+    calls = []
+    real = seq_module.sequential_forward
+
+    def counting(x, out, plan):
+        calls.append(x.shape[0])
+        real(x, out, plan)
+    monkeypatch.setattr(seq_module, "sequential_forward", counting)
+    return calls
+
+
+def test_predict_runs_many_batches_of_a_dense_stack_per_compiled_call(rng, monkeypatch):
+    calls = _count_forward_calls(monkeypatch)
+    model = nd.Sequential([nd.Input((20,)), Dense(64, activation="relu"), Dense(5)])
+    x = rng.standard_normal((300, 20)).astype("float32")
+    got = model.predict(x, batch_size=32, verbose=0)
+    assert calls == [300]  # 10 batches (the last one partial) in one call
+    np.testing.assert_array_equal(got, model(x))
+    calls.clear()
+    assert model.predict(x, batch_size=32, steps=3, verbose=0).shape == (96, 5)
+    assert calls == [96]
+
+
+def test_predict_caps_the_rows_of_a_call_by_the_widest_layer(rng, monkeypatch):
+    calls = _count_forward_calls(monkeypatch)
+    model = nd.Sequential([nd.Input((3,)), Dense(4096, activation="relu"), Dense(2)])
+    x = rng.standard_normal((1100, 3)).astype("float32")
+    got = model.predict(x, batch_size=100, verbose=0)
+    assert calls == [200] * 5 + [100]  # 2**20 elements of the 4096-wide layer: 256 rows
+    parts = [model(x[i:i + 200]) for i in range(0, 1100, 200)]
+    np.testing.assert_array_equal(got, np.concatenate(parts))
+    calls.clear()
+    model.predict(x, batch_size=1000, verbose=0)  # a batch is never split
+    assert calls == [1000, 100]
+
+
 def test_predict_progress_bar_keras2_format(capsys):
     model = mlp_3589()
     model.predict(np.zeros((70, 20)), verbose=1)

@@ -149,13 +149,21 @@ class Model(Trainer, Layer):
             total_steps = min(total_steps, int(steps))
         bar = Progbar(total_steps, verbose=verbose) if verbose and total_steps else None
         outputs = []
-        for step in range(total_steps):
-            outputs.append(self(x[step * batch_size:(step + 1) * batch_size]))
+        step = 0
+        while step < total_steps:
+            stop = min(total_steps, step + self._predict_steps_per_call(batch_size))
+            outputs.append(self(x[step * batch_size:stop * batch_size]))
+            step = stop
             if bar:
-                bar.update(step + 1)
+                bar.update(step)
         if not outputs:
             return self(x[:0])
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+
+    def _predict_steps_per_call(self, batch_size):
+        """How many batches of ``predict`` one call of the model may run together: 1 here;
+        a model whose output rows do not depend on the rest of their batch may take more."""
+        return 1
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
