@@ -20,12 +20,13 @@ import json, threading
 import numpy as np
 import numdense as nd
 from numba import types
-from numdense.kernels.cpu import _gemm, dense, losses, matmul, optimizers
+from numdense.kernels.cpu import _gemm, dense, gather, losses, matmul, optimizers
 
 KERNELS = {"ukernel": _gemm.UKERNEL, "act_forward": dense._ACT_FORWARD, "act_backward": dense._ACT_BACKWARD,
            "dense_forward": dense._FORWARD, "dense_backward": dense._BACKWARD,
            "matmul": matmul._MATMUL, "loss": losses._LOSS_VALUE_AND_GRAD,
-           "optimizer": optimizers._OPTIMIZER_UPDATE}
+           "optimizer": optimizers._OPTIMIZER_UPDATE, "adam_parallel": optimizers._ADAM_PARALLEL,
+           "gather_parallel": gather._GATHER_PARALLEL}
 
 def compiled():
     return {f"{name}_{t}": k[t].compiled for name, k in KERNELS.items()
@@ -46,6 +47,14 @@ wide.compile(optimizer="sgd", loss="categorical_crossentropy")
 history = wide.fit(x, y, batch_size=32, epochs=2, verbose=0)
 report["wide"] = compiled()
 report["wide_losses"] = history.history["loss"]
+
+# A 256 x 256 kernel (65,536 weights) and 128-row batches of 256 features take the parallel
+# Adam rule and the parallel gather.
+x = np.random.default_rng(4).random((256, 256)).astype(np.float32)
+big = nd.Sequential([nd.Input((256,)), nd.layers.Dense(256, activation="relu"), nd.layers.Dense(1)])
+big.compile(optimizer="adam", loss="mse")
+report["big_losses"] = big.fit(x, x[:, :1], batch_size=128, epochs=2, verbose=0).history["loss"]
+report["big"] = compiled()
 
 # Two threads reach the float64 product's resolver at once.
 a = np.random.default_rng(2).random((96, 80))
@@ -88,6 +97,16 @@ def test_compiled_callers_resolve_what_they_first_call(report):
         assert wide[f"{name}_float32"], name
         assert not wide[f"{name}_float64"], name
     losses_ = report["wide_losses"]
+    assert np.all(np.isfinite(losses_)) and losses_[1] < losses_[0]
+    # SGD and 32-row batches of 64 features: neither parallel step part is needed.
+    assert not wide["adam_parallel_float32"] and not wide["gather_parallel_float32"]
+
+
+def test_big_layers_take_the_parallel_adam_rule_and_gather(report):
+    big = report["big"]
+    assert big["adam_parallel_float32"] and big["gather_parallel_float32"]
+    assert not big["adam_parallel_float64"] and not big["gather_parallel_float64"]
+    losses_ = report["big_losses"]
     assert np.all(np.isfinite(losses_)) and losses_[1] < losses_[0]
 
 

@@ -45,11 +45,13 @@ _DTYPES = (types.float32, types.float64)
 
 def c_signature(t, spec, returns=types.void):
     """C argument types for ``spec``: 'a' 2-D array and 'v' 1-D array of dtype ``t``, 'd' 1-D
-    float64 array, 'i' int/bool, 'f' float64; ``returns``: void or float64."""
+    float64 array, 'l' 1-D int64 array, 'i' int/bool, 'f' float64; ``returns``: void or
+    float64."""
     kinds = {
         "a": [types.CPointer(t), types.intp, types.intp],
         "v": [types.CPointer(t), types.intp],
         "d": [types.CPointer(types.float64), types.intp],
+        "l": [types.CPointer(types.int64), types.intp],
         "i": [types.intp],
         "f": [types.float64],
     }
@@ -139,14 +141,15 @@ class CKernel:
             raise TypingError(f"{self.name}: takes {len(self.spec)} arguments, got {len(args)}")
         dtypes = set()
         for i, (ty, s) in enumerate(zip(args, self.spec)):
-            if s in "avd":
+            if s in "avdl":
                 ndim = 2 if s == "a" else 1
                 if not isinstance(ty, types.Array) or ty.ndim != ndim or ty.layout != "C":
                     raise TypingError(f"{self.name}: argument {i} must be a {ndim}-D C-contiguous "
                                       f"array, got {ty}")
-                if s == "d" and ty.dtype != types.float64:
-                    raise TypingError(f"{self.name}: argument {i} must be float64, got {ty}")
-                if s != "d":
+                fixed = {"d": types.float64, "l": types.int64}.get(s)
+                if fixed is not None and ty.dtype != fixed:
+                    raise TypingError(f"{self.name}: argument {i} must be {fixed}, got {ty}")
+                if fixed is None:
                     dtypes.add(ty.dtype)
             elif not isinstance(ty, (types.Integer, types.Boolean, types.Float)):
                 raise TypingError(f"{self.name}: argument {i} must be a number, got {ty}")

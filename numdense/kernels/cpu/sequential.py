@@ -16,9 +16,12 @@ from numdense.kernels.cpu._jit import kernel
 from numdense.kernels.cpu._views import at1, at2, from_bits, view1, view2
 from numdense.kernels import optimizer_kinds
 from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
+from numdense.kernels.cpu.gather import gather_batch_into, gather_rows_into
 from numdense.kernels.cpu.losses import loss_value_and_grad_into
 from numdense.kernels.cpu.optimizers import (
+    ADAM_PARALLEL_MIN,
     adam_apply_into,
+    adam_apply_parallel_call,
     adam_coefficients,
     grad_sq_norm_with_reg,
     optimizer_begin_step,
@@ -106,14 +109,6 @@ def sequential_forward(x, out, plan):
 
 
 @kernel(inline="always")
-def _gather_rows(src, order, start, count, dst):
-    for i in range(count):
-        row = order[start + i]
-        for j in range(src.shape[1]):
-            dst[i, j] = src[row, j]
-
-
-@kernel(inline="always")
 def _copy_rows(src, count, dst, start):
     """dst[start:start+count] = src[:count], as loops: a slice assignment would compile Numba's
     broadcasting and its error message, seconds of the loop's cold compile."""
@@ -183,9 +178,15 @@ def _update_parameters(x, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, sl
                 w = view1(params, p, x)
                 g = view1(pgrads, p, x)
                 update_prologue(w, g, reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale)
-                adam_apply_into(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
-                                view1(slot_u, p, x), coefficients, amsgrad, lr,
-                                weight_decay[p])
+                if w.size >= ADAM_PARALLEL_MIN:
+                    alpha, c1, c2, eps = coefficients
+                    adam_apply_parallel_call(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
+                                             view1(slot_u, p, x), alpha, c1, c2, eps, amsgrad,
+                                             lr, weight_decay[p])
+                else:
+                    adam_apply_into(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
+                                    view1(slot_u, p, x), coefficients, amsgrad, lr,
+                                    weight_decay[p])
                 update_epilogue(w, c_kind[p], c_p0[p], c_p1[p], c_p2[p], c_axis[p], c_rows[p],
                                 c_cols[p])
         return
@@ -215,8 +216,9 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
     xs = xb[:nb]
     no_dx = xb[:0]  # the first layer's unused input gradient: a view, not a per-step allocation
     ys = yb[:nb]
-    _gather_rows(x, order, start, nb, xs)
-    _gather_rows(y, order, start, nb, ys)
+    rows = order[start:start + nb]
+    gather_batch_into(x, rows, xs)
+    gather_rows_into(y, rows, ys)
     weights = wb[:nb]
     for i in range(nb):
         weights[i] = sample_weight[order[start + i]] / denominator
