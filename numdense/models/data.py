@@ -6,7 +6,12 @@ model untouched.
 
 import numpy as np
 
+from numdense.kernels.cpu.finite import all_finite
 from numdense.layers.layer import to_float_array
+
+# From this many elements the check runs as a compiled pass on all threads (MNIST's 47 million
+# floats: ~6 ms against NumPy's ~12 ms for a sum); smaller arrays do not repay its compile.
+_COMPILED_CHECK_MIN = 1 << 20
 
 
 def as_float_array(value, dtype, name):
@@ -20,9 +25,14 @@ def check_finite(arr, name):
     """ValueError naming the first NaN/inf element of ``arr``."""
     if not arr.size:
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(arr.sum()):  # one fast pass; NaN/inf always propagate into the sum
+    if arr.size >= _COMPILED_CHECK_MIN and arr.dtype in (np.float32, np.float64) \
+            and arr.flags.c_contiguous:
+        if all_finite(arr.reshape(arr.shape[0], -1)):
             return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(arr.sum()):  # one fast pass; NaN/inf always propagate into the sum
+                return
     bad = ~np.isfinite(arr)
     if bad.any():  # otherwise the sum merely overflowed
         index = tuple(int(i) for i in np.argwhere(bad)[0])
