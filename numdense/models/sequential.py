@@ -227,9 +227,10 @@ class Sequential(Model):
         if not training and type(inputs) is np.ndarray:
             plan = self._inference_cache
             plan = plan[1] if plan[0] == Layer.structure_version else self._inference_plan()
-            if (plan is not None and inputs.dtype is plan[0] and inputs.ndim == 2
-                    and inputs.shape[1] == plan[1] and inputs.flags.c_contiguous):
-                out = np.empty((inputs.shape[0], plan[2]), plan[0])
+            shape = inputs.shape
+            if (plan is not None and inputs.dtype is plan[0] and len(shape) == 2
+                    and shape[1] == plan[1] and inputs.flags.c_contiguous):
+                out = np.empty((shape[0], plan[2]), plan[0])
                 sequential_forward(inputs, out, plan[3])
                 return out
         if self.built and not isinstance(inputs, KerasTensor) and self.device != "cpu":
