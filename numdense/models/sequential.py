@@ -171,7 +171,7 @@ class Sequential(Model):
     def _predict_steps_per_call(self, batch_size):
         # A Dense stack's rows are independent, so predict runs many batches per compiled call:
         # one parallel product of ~4,096 rows beats 128 of 32 rows, each a parallel region of
-        # its own (60,000 MNIST rows: 140 -> 90 ms). The rows are capped so that the widest
+        # its own (60,000 MNIST rows: 140 -> 86 ms). The rows are capped so that the widest
         # layer's output stays near 4 MB in float32.
         plan = self._inference_plan()
         if plan is None:
