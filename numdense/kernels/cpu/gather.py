@@ -4,6 +4,7 @@ from numba import carray, prange
 from numba.extending import intrinsic
 
 from ._cabi import CKernel
+from ._gemm import num_threads
 from ._jit import kernel
 
 # From this many elements a batch is gathered on all threads: an MLP batch of 128 MNIST rows
@@ -26,11 +27,13 @@ def gather_rows_into(src, rows, dst):
 
 @kernel(parallel=True)
 def gather_rows_parallel_into(src, rows, dst):
-    """``gather_rows_into`` with the rows split over Numba's threads (same arguments)."""
-    for i in prange(rows.shape[0]):
-        r = rows[i]
-        for j in range(src.shape[1]):
-            dst[i, j] = src[r, j]
+    """``gather_rows_into`` with the rows split evenly over Numba's threads (same arguments)."""
+    parts = num_threads()
+    step = (rows.shape[0] + parts - 1) // parts
+    for c in prange(parts):
+        a = min(rows.shape[0], c * step)
+        b = min(rows.shape[0], a + step)
+        gather_rows_into(src, rows[a:b], dst[a:b])
 
 
 def _gather_parallel_c(sp, s0, s1, rp, r0, dp, d0, d1):

@@ -265,6 +265,18 @@ def adam_apply_parallel_call(typingctx, w, g, m, v, u, alpha, c1, c2, eps, amsgr
     return _ADAM_PARALLEL.call(w, g, m, v, u, alpha, c1, c2, eps, amsgrad, lr, wd)
 
 
+@kernel(inline="always")
+def adam_apply_step_into(w, g, m, v, u, coefficients, amsgrad, lr, wd):
+    """``adam_apply_into`` for a step of a compiled training loop (same arguments, C-contiguous
+    1-D arrays): parameters of ``ADAM_PARALLEL_MIN`` elements or more go through the parallel
+    rule's C symbol (the loop links a call, not a parallel region)."""
+    if w.size >= ADAM_PARALLEL_MIN:
+        alpha, c1, c2, eps = coefficients
+        adam_apply_parallel_call(w, g, m, v, u, alpha, c1, c2, eps, amsgrad, lr, wd)
+    else:
+        adam_apply_into(w, g, m, v, u, coefficients, amsgrad, lr, wd)
+
+
 @kernel
 def _adam(w, g, m, v, u, hp, lr, t, wd):
     adam_apply_into(w, g, m, v, u, adam_coefficients(w, hp, lr, t), hp[3] != 0.0, lr, wd)

@@ -19,9 +19,7 @@ from numdense.kernels.cpu.dense import dense_backward_into, dense_forward_into
 from numdense.kernels.cpu.gather import gather_batch_into, gather_rows_into
 from numdense.kernels.cpu.losses import loss_value_and_grad_into
 from numdense.kernels.cpu.optimizers import (
-    ADAM_PARALLEL_MIN,
-    adam_apply_into,
-    adam_apply_parallel_call,
+    adam_apply_step_into,
     adam_coefficients,
     grad_sq_norm_with_reg,
     optimizer_begin_step,
@@ -178,15 +176,9 @@ def _update_parameters(x, opt_kind, opt_hp, opt_state, lr, t, params, pgrads, sl
                 w = view1(params, p, x)
                 g = view1(pgrads, p, x)
                 update_prologue(w, g, reg_l1[p], reg_l2[p], clipvalue, clipnorm, scale)
-                if w.size >= ADAM_PARALLEL_MIN:
-                    alpha, c1, c2, eps = coefficients
-                    adam_apply_parallel_call(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
-                                             view1(slot_u, p, x), alpha, c1, c2, eps, amsgrad,
-                                             lr, weight_decay[p])
-                else:
-                    adam_apply_into(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
-                                    view1(slot_u, p, x), coefficients, amsgrad, lr,
-                                    weight_decay[p])
+                adam_apply_step_into(w, g, view1(slot_m, p, x), view1(slot_v, p, x),
+                                     view1(slot_u, p, x), coefficients, amsgrad, lr,
+                                     weight_decay[p])
                 update_epilogue(w, c_kind[p], c_p0[p], c_p1[p], c_p2[p], c_axis[p], c_rows[p],
                                 c_cols[p])
         return
@@ -221,7 +213,7 @@ def _batch_gradients(x, y, sample_weight, order, start, nb, denominator, with_pe
     gather_rows_into(y, rows, ys)
     weights = wb[:nb]
     for i in range(nb):
-        weights[i] = sample_weight[order[start + i]] / denominator
+        weights[i] = sample_weight[rows[i]] / denominator
 
     # Forward.
     h = xs
