@@ -33,7 +33,6 @@ DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without p
 KSPLIT_MAX_M = 128  # up to this many rows (and a deep enough K) the parallel driver splits the depth
 KSPLIT_MIN_K = 256  # depth per thread at least this for the depth split
 KSPLIT_MAX_MN = 1 << 15  # and at most this many outputs (the partial sums stay in cache for the reduction)
-BLOCKS_PER_THREAD = 4  # work items per thread for static prange chunking under load imbalance
 
 
 def nr_for(out):
@@ -211,28 +210,36 @@ def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
     C-contiguous; columns past N are zero. Row ranges let the packing run in parallel while each
     task reads whole cache lines of b.
     """
-    npanel = bpk.shape[0]
-    nr = nr_for(bpk)  # a constant, so full panels copy with unrolled vector moves
+    for jp in range(jp0, bpk.shape[0]):
+        _pack_b_panel(b, tb, jp, k0, k1, bpk[jp, k0:])
+
+
+@kernel
+def _pack_b_panel(b, tb, jp, k0, k1, dst):
+    """dst[k - k0, c] = op(b)[k, jp*NR + c] for depth rows k0:k1 of panel jp; columns past N are 0.
+
+    op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, dst (>= k1 - k0, NR)
+    C-contiguous, written.
+    """
+    nr = nr_for(dst)  # a constant, so full panels copy with unrolled vector moves
     n = b.shape[0] if tb else b.shape[1]
-    for jp in range(jp0, npanel):
-        j0 = jp * nr
-        cols = min(nr, n - j0)
-        dst = bpk[jp]
-        for k in range(k0, k1):
-            row = dst[k]
-            if cols == nr:
-                if tb:
-                    for c in range(nr):
-                        row[c] = b[j0 + c, k]
-                else:
-                    src = b[k]
-                    for c in range(nr):
-                        row[c] = src[j0 + c]
-            else:
+    j0 = jp * nr
+    cols = min(nr, n - j0)
+    for k in range(k0, k1):
+        row = dst[k - k0]
+        if cols == nr:
+            if tb:
                 for c in range(nr):
-                    row[c] = 0
-                for c in range(cols):
-                    row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
+                    row[c] = b[j0 + c, k]
+            else:
+                src = b[k]
+                for c in range(nr):
+                    row[c] = src[j0 + c]
+        else:
+            for c in range(nr):
+                row[c] = 0
+            for c in range(cols):
+                row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
 
 
 @kernel(inline="always")
@@ -247,11 +254,14 @@ def _store_tile_row(orow, j0, ct, c0, count, overwrite):
 
 
 @kernel
-def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
-    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ B[k0:k1, jp0*NR:jp1*NR].
+def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
+    """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ op(b)[k0:k1, jp0*NR:jp1*NR].
 
-    B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for B = b, not
-    b.T) straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
+    B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for op(b) = b)
+    straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
+    With ``b_local`` nothing is packed beforehand: bpk is one panel's scratch (1, >= depth step,
+    NR), filled right before that panel's micro-kernel calls; for a block that is the only user
+    of its B panels, which then never leave L1.
     ap (slices, >= ceil(mc/MR), depth step, MR): packed A, one buffer reused per depth slice, or
     when ``a_ready`` all slices packed beforehand by ``pack_a_all`` (shared by column tasks).
     Depth rows k0:k1 of B are read (bpk holds all K rows, only k0:k1 are used).
@@ -273,6 +283,9 @@ def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, 
         for jp in range(jp0, jp1):
             j0 = jp * nr
             cols = min(nr, n - j0)
+            in_place = direct and cols == nr
+            if b_local and not in_place:
+                _pack_b_panel(b, tb, jp, p0, p0 + kc, bpk[0])
             for ir in range(nblk):
                 # The output tile is read after the micro-kernel: start its (likely cache-missing)
                 # rows now, so the misses overlap the kernel's ~1,500 cycles instead of following.
@@ -280,8 +293,10 @@ def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, 
                 for r in range(min(MR, i0 + mc - r0)):
                     _prefetch_write(out[r0 + r], j0)
                     _prefetch_write(out[r0 + r], j0 + cols - 1)  # a row may straddle two lines
-                if direct and cols == nr:
+                if in_place:
                     _ukernel(kc, aps[ir], b, p0 * n + j0, n, ct)
+                elif b_local:
+                    _ukernel(kc, aps[ir], bpk, 0, nr, ct)
                 else:
                     _ukernel(kc, aps[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
                 for r in range(min(MR, i0 + mc - r0)):
@@ -293,25 +308,35 @@ def block(a, ta, b, direct, bpk, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, 
 
 @kernel
 def plan(m, npanel, nthreads):
-    """Split an (m, npanel*NR) output into work items: returns (mc, n_row_blocks, ppc, n_col_blocks).
+    """Split an (m, npanel*NR) output into row x column blocks: returns (mc, nblk, ncb).
 
-    Row blocks are multiples of MR, at most MC_MAX tall, their count a multiple of nthreads (prange
-    chunks statically); when that gives too few items, the NR-wide column panels are split too (ppc
-    panels per column block).
+    prange hands each thread one contiguous run of tasks, of equal count; so the rows are cut
+    into whole MR-row micro-panels shared evenly by the threads, each thread's share into blocks
+    of at most MC_MAX rows (``row_range``; mc is the tallest). One row block (m <= MC_MAX), or
+    fewer than the threads: the NR-wide column panels are split as well (``part_range``).
     """
-    want = BLOCKS_PER_THREAD * nthreads
-    if m <= MC_MAX:  # one row block, so each B micro-panel serves all rows; split the columns
-        ppc = (npanel + want - 1) // want
-        return (m + MR - 1) // MR * MR, 1, ppc, (npanel + ppc - 1) // ppc
-    nblk = max((m + MC_MAX - 1) // MC_MAX, min(want, (m + MR - 1) // MR))
-    nblk = (nblk + nthreads - 1) // nthreads * nthreads
-    mc = ((m + nblk - 1) // nblk + MR - 1) // MR * MR
-    nblk = (m + mc - 1) // mc
+    panels = (m + MR - 1) // MR
+    if m <= MC_MAX:  # one row block, so each B micro-panel serves all rows
+        return panels * MR, 1, min(npanel, nthreads)
+    per_thread = (panels + nthreads - 1) // nthreads
+    nblk = min(panels, nthreads * ((per_thread * MR + MC_MAX - 1) // MC_MAX))
     ncb = 1
-    if nblk < want:
-        ncb = min(npanel, (want + nblk - 1) // nblk)
-    ppc = (npanel + ncb - 1) // ncb
-    return mc, nblk, ppc, (npanel + ppc - 1) // ppc
+    if nblk < nthreads:
+        ncb = min(npanel, (nthreads + nblk - 1) // nblk)
+    return (panels + nblk - 1) // nblk * MR, nblk, ncb
+
+
+@kernel(inline="always")
+def part_range(i, parts, total):
+    """Part i of ``total`` items cut into ``parts`` near-equal contiguous parts: (start, stop)."""
+    return i * total // parts, (i + 1) * total // parts
+
+
+@kernel(inline="always")
+def row_range(ib, nblk, m):
+    """Rows (start, stop) of row block ib of ``plan``: whole MR-row micro-panels, the last clipped to m."""
+    p0, p1 = part_range(ib, nblk, (m + MR - 1) // MR)
+    return p0 * MR, min(m, p1 * MR)
 
 
 @kernel(parallel=True)
@@ -325,31 +350,43 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     k_len = a.shape[0] if ta else a.shape[1]
     nr = nr_for(out)
     npanel = (n + nr - 1) // nr
-    bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
     direct = use_direct_b(m, tb)
     nt = num_threads()
     if use_ksplit(m, n, k_len, nt):
         parts = np.empty((nt - 1, m, n), dtype=out.dtype)
         for t in prange(nt):
             if t == 0:
-                ksplit_part(a, ta, b, tb, direct, bpk, out, 0, nt, accumulate)
+                ksplit_part(a, ta, b, tb, direct, out, 0, nt, accumulate)
             else:
-                ksplit_part(a, ta, b, tb, direct, bpk, parts[t - 1], t, nt, flag(False))
+                ksplit_part(a, ta, b, tb, direct, parts[t - 1], t, nt, flag(False))
         add_parts(out, parts)
         return
-    pack_b(b, tb, npanel - 1 if direct else 0, bpk)
-    mc, nblk, ppc, ncb = plan(m, npanel, nt)
-    shared = nblk == 1  # column tasks share one packed A
+    mc, nblk, ncb = plan(m, npanel, nt)
+    shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
+    bpk = shared_b(b, tb, direct, k_len, npanel, not shared, out)
     ap_all = pack_a_all(a, ta, m if shared else 0, k_len)
     for t in prange(nblk * ncb):
         ib = t // ncb
-        jb = t - ib * ncb
-        i0 = ib * mc
-        jp0 = jb * ppc
+        i0, i1 = row_range(ib, nblk, m)
+        jp0, jp1 = part_range(t - ib * ncb, ncb, npanel)
         ap, ct = scratch(mc, k_len, nr, out)
+        bt = bpk
         if shared:
             ap = ap_all
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), 0, k_len, accumulate, ap, shared, ct)
+            bt = panel_scratch(k_len, nr, out)
+        block(a, ta, b, tb, direct, bt, shared, out, i0, i1 - i0, jp0, jp1, 0, k_len, accumulate, ap, shared, ct)
+
+
+@kernel
+def shared_b(b, tb, direct, k_len, npanel, needed, like):
+    """All of op(b) packed up front for row blocks that share it (``pack_b``; with ``direct`` just
+    the last partial panel), or an empty stand-in when not ``needed`` (blocks pack their own)."""
+    nr = nr_for(like)
+    if not needed:
+        return np.empty((0, k_len, nr), dtype=like.dtype)
+    bpk = np.empty((npanel, k_len, nr), dtype=like.dtype)
+    pack_b(b, tb, npanel - 1 if direct else 0, bpk)
+    return bpk
 
 
 @kernel(parallel=True)
@@ -375,15 +412,14 @@ def use_ksplit(m, n, k_len, nthreads):
 
 
 @kernel
-def ksplit_part(a, ta, b, tb, direct, bpk, dst, t, nt, accumulate):
-    """dst (+)= op(a)[:, k0:k1] @ op(b)[k0:k1] for depth part t of nt; packs its own rows of bpk and A."""
-    m = dst.shape[0]
-    npanel, k_len, nr = bpk.shape
-    k0 = t * k_len // nt
-    k1 = (t + 1) * k_len // nt
-    _pack_b_rows(b, tb, k0, k1, npanel - 1 if direct else 0, bpk)
+def ksplit_part(a, ta, b, tb, direct, dst, t, nt, accumulate):
+    """dst (+)= op(a)[:, k0:k1] @ op(b)[k0:k1] for depth part t of nt, packing its own A and B panels."""
+    m, n = dst.shape
+    nr = nr_for(dst)
+    k0, k1 = part_range(t, nt, a.shape[0] if ta else a.shape[1])
     ap, ct = scratch(m, k1 - k0, nr, dst)
-    block(a, ta, b, direct, bpk, dst, 0, m, 0, npanel, k0, k1, accumulate, ap, flag(False), ct)
+    bpk = panel_scratch(k1 - k0, nr, dst)
+    block(a, ta, b, tb, direct, bpk, flag(True), dst, 0, m, 0, (n + nr - 1) // nr, k0, k1, accumulate, ap, flag(False), ct)
 
 
 @kernel
@@ -419,6 +455,12 @@ def scratch(mc, k_len, nr, like):
 
 
 @kernel
+def panel_scratch(k_len, nr, like):
+    """One B panel's buffer for ``block`` with ``b_local``: (1, depth step of k_len, nr)."""
+    return np.empty((1, depth_step(k_len), nr), dtype=like.dtype)
+
+
+@kernel
 def pack_a_all(a, ta, m, k_len):
     """Pack all of op(a) (m rows) for ``block`` with a_ready: (slices, ceil(m/MR), step, MR)."""
     kstep = depth_step(k_len)
@@ -436,13 +478,13 @@ def gemm_serial(a, b, out, accumulate, ta, tb):
     k_len = a.shape[0] if ta else a.shape[1]
     nr = nr_for(out)
     npanel = (n + nr - 1) // nr
-    bpk = np.empty((npanel, k_len, nr), dtype=out.dtype)
     direct = use_direct_b(m, tb)
-    _pack_b_rows(b, tb, 0, k_len, npanel - 1 if direct else 0, bpk)
+    local = m <= MC_MAX  # one row block: each B panel packed right before its only use
+    bpk = panel_scratch(k_len, nr, out) if local else shared_b(b, tb, direct, k_len, npanel, flag(True), out)
     mc = min(m, MC_MAX)
     ap, ct = scratch(mc, k_len, nr, out)
     for i0 in range(0, m, mc):
-        block(a, ta, b, direct, bpk, out, i0, min(mc, m - i0), 0, npanel, 0, k_len, accumulate, ap, flag(False), ct)
+        block(a, ta, b, tb, direct, bpk, local, out, i0, min(mc, m - i0), 0, npanel, 0, k_len, accumulate, ap, flag(False), ct)
 
 
 @kernel

@@ -20,9 +20,12 @@ from ._gemm import (
     nr_for,
     num_threads,
     pack_a_all,
-    pack_b,
+    panel_scratch,
+    part_range,
     plan,
+    row_range,
     scratch,
+    shared_b,
     small_nn,
     use_direct_b,
     use_ksplit,
@@ -94,44 +97,45 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     k_len = x.shape[1]
     nr = nr_for(z)
     npanel = (n + nr - 1) // nr
-    bpk = np.empty((npanel, k_len, nr), dtype=z.dtype)
     direct = use_direct_b(m, flag(False))
     nt = num_threads()
     if use_ksplit(m, n, k_len, nt):  # depth split: partial products summed, then one epilogue pass
         parts = np.empty((nt - 1, m, n), dtype=z.dtype)
         for t in prange(nt):
             if t == 0:
-                ksplit_part(x, flag(False), w, flag(False), direct, bpk, z, 0, nt, flag(False))
+                ksplit_part(x, flag(False), w, flag(False), direct, z, 0, nt, flag(False))
             else:
-                ksplit_part(x, flag(False), w, flag(False), direct, bpk, parts[t - 1], t, nt, flag(False))
+                ksplit_part(x, flag(False), w, flag(False), direct, parts[t - 1], t, nt, flag(False))
         add_parts(z, parts)
         _epilogue(z, out, bias, keep, kind, p0, p1, p2)
         return
-    pack_b(w, flag(False), npanel - 1 if direct else 0, bpk)
-    mc, nblk, ppc, ncb = plan(m, npanel, nt)
-    shared = nblk == 1  # column tasks share one packed A
+    mc, nblk, ncb = plan(m, npanel, nt)
+    shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
+    bpk = shared_b(w, flag(False), direct, k_len, npanel, not shared, z)
     ap_all = pack_a_all(x, flag(False), m if shared else 0, k_len)
     if ncb == 1:
         for ib in prange(nblk):
-            i0 = ib * mc
-            i1 = min(m, i0 + mc)
+            i0, i1 = row_range(ib, nblk, m)
             ap, ct = scratch(mc, k_len, nr, z)
+            bt = bpk
             if shared:
                 ap = ap_all
-            block(x, flag(False), w, direct, bpk, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
+                bt = panel_scratch(k_len, nr, z)
+            block(x, flag(False), w, flag(False), direct, bt, shared, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
         for t in prange(nblk * ncb):
             ib = t // ncb
-            i0 = ib * mc
-            jp0 = (t - ib * ncb) * ppc
+            i0, i1 = row_range(ib, nblk, m)
+            jp0, jp1 = part_range(t - ib * ncb, ncb, npanel)
             ap, ct = scratch(mc, k_len, nr, z)
+            bt = bpk
             if shared:
                 ap = ap_all
-            block(x, flag(False), w, direct, bpk, z, i0, min(mc, m - i0), jp0, min(npanel, jp0 + ppc), 0, k_len, flag(False), ap, shared, ct)
+                bt = panel_scratch(k_len, nr, z)
+            block(x, flag(False), w, flag(False), direct, bt, shared, z, i0, i1 - i0, jp0, jp1, 0, k_len, flag(False), ap, shared, ct)
         for ib in prange(nblk):
-            i0 = ib * mc
-            i1 = min(m, i0 + mc)
+            i0, i1 = row_range(ib, nblk, m)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
 
 
