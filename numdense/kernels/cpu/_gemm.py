@@ -19,6 +19,7 @@ from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f32_wide, ukernel_f64,
 from ._cabi import LazySymbol, emit_symbol_call
 from ._isa import WIDE_VECTORS, prefer_wide_vectors
 from ._jit import kernel
+from ._transpose import transpose8x8
 
 MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 # Columns of the register block: two vectors per row, ymm on AVX2, zmm with AVX-512 (_isa).
@@ -111,39 +112,40 @@ def ensure_compiled():
 
 
 @intrinsic
-def _ukernel(typingctx, kc, ap, b, boff, ldb, ct):
-    """ct[:MR*NR] = A_panel.T @ B_panel (row-major) via the micro-kernel symbol for ap's dtype.
+def _ukernel(typingctx, kc, a, aoff, b, boff, ldb, ct):
+    """ct[:MR*NR] = A_panel.T @ B_panel (row-major) via the micro-kernel symbol for a's dtype.
 
-    ap: packed A micro-panel (>= kc, MR); B_panel row k = b.flat[boff + k*ldb : ... + NR]; ct
-    (>= MR*NR,). Arrays C-contiguous, one dtype; boff, ldb in elements.
+    A_panel: the packed (>= kc, MR) micro-panel at a.flat[aoff:]; B_panel row k =
+    b.flat[boff + k*ldb : ... + NR]; ct (>= MR*NR,). Arrays C-contiguous, one dtype; offsets and
+    ldb in elements. Offsets rather than row views: a view costs a reference count per call.
     """
-    symbol = UKERNEL[ap.dtype]
+    symbol = UKERNEL[a.dtype]
 
     def codegen(context, builder, sig, args):
-        kc_v, ap_v, b_v, boff_v, ldb_v, ct_v = args
-        app, bp, ctp = (
+        kc_v, a_v, aoff_v, b_v, boff_v, ldb_v, ct_v = args
+        ap, bp, ctp = (
             context.make_array(ty)(context, builder, value=v).data
-            for ty, v in ((sig.args[1], ap_v), (sig.args[2], b_v), (sig.args[5], ct_v))
+            for ty, v in ((sig.args[1], a_v), (sig.args[3], b_v), (sig.args[6], ct_v))
         )
-        emit_symbol_call(builder, symbol, [kc_v, app, builder.gep(bp, [boff_v]), ldb_v, ctp])
+        emit_symbol_call(builder, symbol, [kc_v, builder.gep(ap, [aoff_v]), builder.gep(bp, [boff_v]), ldb_v, ctp])
         return context.get_dummy_value()
 
-    return types.void(types.intp, ap, b, types.intp, types.intp, ct), codegen
+    return types.void(types.intp, a, types.intp, b, types.intp, types.intp, ct), codegen
 
 
 @intrinsic
-def _prefetch_write(typingctx, row, j):
-    """Hint the cache line of row[j] into L1 for writing (``llvm.prefetch``); row 1-D contiguous."""
+def _prefetch_write(typingctx, arr, off):
+    """Hint the cache line of arr.flat[off] into L1 for writing (``llvm.prefetch``); arr C-contiguous."""
     def codegen(context, builder, sig, args):
-        arr = context.make_array(sig.args[0])(context, builder, value=args[0])
-        ptr = builder.bitcast(builder.gep(arr.data, [args[1]]), ir.IntType(8).as_pointer())
+        data = context.make_array(sig.args[0])(context, builder, value=args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
         fn = builder.module.declare_intrinsic("llvm.prefetch", [ptr.type], fnty)
         builder.call(fn, [ptr, i32(1), i32(3), i32(1)])
         return context.get_dummy_value()
 
-    return types.void(row, types.intp), codegen
+    return types.void(arr, types.intp), codegen
 
 
 @intrinsic
@@ -225,7 +227,15 @@ def _pack_b_panel(b, tb, jp, k0, k1, dst):
     n = b.shape[0] if tb else b.shape[1]
     j0 = jp * nr
     cols = min(nr, n - j0)
-    for k in range(k0, k1):
+    k_rest = k0
+    if tb and cols == nr:  # 8 x 8 blocks of b transposed in registers, the depth's tail below
+        k_len = b.shape[1]
+        k8 = k0 + (k1 - k0) // 8 * 8
+        for k in range(k0, k8, 8):
+            for c in range(0, nr, 8):
+                transpose8x8(b, (j0 + c) * k_len + k, k_len, dst, (k - k0) * nr + c, nr)
+        k_rest = k8
+    for k in range(k_rest, k1):
         row = dst[k - k0]
         if cols == nr:
             if tb:
@@ -240,6 +250,35 @@ def _pack_b_panel(b, tb, jp, k0, k1, dst):
                 row[c] = 0
             for c in range(cols):
                 row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
+
+
+@intrinsic
+def _store_tile_row_full(typingctx, out, off, ct, c0, overwrite):
+    """out.flat[off:off+NR] = (or +=) ct[c0:c0+NR] as NR-wide vector moves (NR of the dtype).
+
+    Written as IR vectors because the plain 16-element loop stays scalar: its trip count is a
+    constant, so the loop vectorizer leaves it to full unrolling, and SLP is off (see _slp_vectorize).
+    """
+    if not (isinstance(out, types.Array) and isinstance(ct, types.Array) and out.dtype == ct.dtype):
+        return None
+    nr = NR_F32 if out.dtype == types.float32 else NR_F64
+
+    def codegen(context, builder, sig, args):
+        out_v, off_v, ct_v, c0_v, overwrite_v = args
+        elem = context.get_value_type(sig.args[0].dtype)
+        vec_ptr = ir.VectorType(elem, nr).as_pointer()
+        align = elem.get_abi_size(context.target_data)
+        dst = builder.bitcast(builder.gep(context.make_array(sig.args[0])(context, builder, value=out_v).data, [off_v]), vec_ptr)
+        src = builder.bitcast(builder.gep(context.make_array(sig.args[2])(context, builder, value=ct_v).data, [c0_v]), vec_ptr)
+        tile = builder.load(src, align=align)
+        with builder.if_else(overwrite_v) as (then, otherwise):
+            with then:
+                builder.store(tile, dst, align=align)
+            with otherwise:
+                builder.store(builder.fadd(builder.load(dst, align=align), tile), dst, align=align)
+        return context.get_dummy_value()
+
+    return types.void(out, types.intp, ct, types.intp, types.boolean), codegen
 
 
 @kernel(inline="always")
@@ -272,6 +311,7 @@ def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, acc
     nr = nr_for(out)
     nblk = (mc + MR - 1) // MR
     kstep = depth_step(k1 - k0)
+    a_panel = ap.shape[2] * MR  # elements of one packed A micro-panel
     for p0 in range(k0, k1, kstep):
         kc = min(kstep, k1 - p0)
         if a_ready:
@@ -291,17 +331,17 @@ def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, acc
                 # rows now, so the misses overlap the kernel's ~1,500 cycles instead of following.
                 r0 = i0 + ir * MR
                 for r in range(min(MR, i0 + mc - r0)):
-                    _prefetch_write(out[r0 + r], j0)
-                    _prefetch_write(out[r0 + r], j0 + cols - 1)  # a row may straddle two lines
+                    _prefetch_write(out, (r0 + r) * n + j0)
+                    _prefetch_write(out, (r0 + r) * n + j0 + cols - 1)  # a row may straddle two lines
                 if in_place:
-                    _ukernel(kc, aps[ir], b, p0 * n + j0, n, ct)
+                    _ukernel(kc, aps, ir * a_panel, b, p0 * n + j0, n, ct)
                 elif b_local:
-                    _ukernel(kc, aps[ir], bpk, 0, nr, ct)
+                    _ukernel(kc, aps, ir * a_panel, bpk, 0, nr, ct)
                 else:
-                    _ukernel(kc, aps[ir], bpk, (jp * k_len + p0) * nr, nr, ct)
+                    _ukernel(kc, aps, ir * a_panel, bpk, (jp * k_len + p0) * nr, nr, ct)
                 for r in range(min(MR, i0 + mc - r0)):
-                    if cols == nr:  # a constant trip count: the row moves as whole vectors
-                        _store_tile_row(out[r0 + r], j0, ct, r * nr, nr, overwrite)
+                    if cols == nr:
+                        _store_tile_row_full(out, (r0 + r) * n + j0, ct, r * nr, overwrite)
                     else:
                         _store_tile_row(out[r0 + r], j0, ct, r * nr, cols, overwrite)
 
