@@ -5,7 +5,7 @@ import pytest
 
 from numdense.kernels.cpu import _gemm
 from numdense.kernels.cpu._jit import kernel
-from numdense.kernels.cpu._transpose import transpose8x8
+from numdense.kernels.cpu._vector_moves import transpose8x8
 from numdense.kernels.cpu.matmul import matmul_into, matmul_nt_into, matmul_tn_into
 
 MR = _gemm.MR

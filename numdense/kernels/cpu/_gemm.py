@@ -19,7 +19,7 @@ from ._gemm_ukernel import FASTMATH, ukernel_f32, ukernel_f32_wide, ukernel_f64,
 from ._cabi import LazySymbol, emit_symbol_call
 from ._isa import WIDE_VECTORS, prefer_wide_vectors
 from ._jit import kernel
-from ._transpose import transpose8x8
+from ._vector_moves import move, transpose8x8, transpose_rows
 
 MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 # Columns of the register block: two vectors per row, ymm on AVX2, zmm with AVX-512 (_isa).
@@ -176,10 +176,9 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
     if ta:  # k outer: one contiguous read of row k's mc elements, MR-groups out with literal indices
         for k in range(kc):
             src = a[p0 + k, i0:]
+            row0 = (p0 + k) * a.shape[1] + i0
             for ir in range(nfull):
-                s = src[ir * MR:]
-                dst = ap[ir, k]
-                dst[0], dst[1], dst[2], dst[3], dst[4], dst[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+                move(ap, (ir * ap.shape[1] + k) * MR, a, row0 + ir * MR, MR, False)
             if nfull * MR < mc:
                 dst = ap[nfull, k]
                 for r in range(MR):
@@ -189,9 +188,13 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
         r0 = i0 + ir * MR
         rows = min(MR, i0 + mc - r0)
         blk = ap[ir]
-        if rows == MR:  # k outer, MR constant: six row streams in, contiguous MR-groups out
+        if rows == MR:  # eight depth steps at a time transposed in registers, then the tail
+            k8 = kc // 8 * 8
+            lda = a.shape[1]
+            for k in range(0, k8, 8):
+                transpose_rows(a, r0 * lda + p0 + k, lda, MR, blk, k * MR, MR)
             s0, s1, s2, s3, s4, s5 = a[r0, p0:], a[r0 + 1, p0:], a[r0 + 2, p0:], a[r0 + 3, p0:], a[r0 + 4, p0:], a[r0 + 5, p0:]
-            for k in range(kc):
+            for k in range(k8, kc):
                 dst = blk[k]
                 dst[0], dst[1], dst[2], dst[3], dst[4], dst[5] = s0[k], s1[k], s2[k], s3[k], s4[k], s5[k]
         else:
@@ -242,9 +245,7 @@ def _pack_b_panel(b, tb, jp, k0, k1, dst):
                 for c in range(nr):
                     row[c] = b[j0 + c, k]
             else:
-                src = b[k]
-                for c in range(nr):
-                    row[c] = src[j0 + c]
+                move_nr(dst, (k - k0) * nr, b, k * n + j0, False)
         else:
             for c in range(nr):
                 row[c] = 0
@@ -252,33 +253,16 @@ def _pack_b_panel(b, tb, jp, k0, k1, dst):
                 row[c] = b[j0 + c, k] if tb else b[k, j0 + c]
 
 
-@intrinsic
-def _store_tile_row_full(typingctx, out, off, ct, c0, overwrite):
-    """out.flat[off:off+NR] = (or +=) ct[c0:c0+NR] as NR-wide vector moves (NR of the dtype).
+def move_nr(dst, d_off, src, s_off, add):
+    """dst.flat[d_off:d_off+NR] = (or += when add) src.flat[s_off:s_off+NR], NR of the dtype,
+    as one vector move (``_vector_moves.move``)."""
 
-    Written as IR vectors because the plain 16-element loop stays scalar: its trip count is a
-    constant, so the loop vectorizer leaves it to full unrolling, and SLP is off (see _slp_vectorize).
-    """
-    if not (isinstance(out, types.Array) and isinstance(ct, types.Array) and out.dtype == ct.dtype):
-        return None
-    nr = NR_F32 if out.dtype == types.float32 else NR_F64
 
-    def codegen(context, builder, sig, args):
-        out_v, off_v, ct_v, c0_v, overwrite_v = args
-        elem = context.get_value_type(sig.args[0].dtype)
-        vec_ptr = ir.VectorType(elem, nr).as_pointer()
-        align = elem.get_abi_size(context.target_data)
-        dst = builder.bitcast(builder.gep(context.make_array(sig.args[0])(context, builder, value=out_v).data, [off_v]), vec_ptr)
-        src = builder.bitcast(builder.gep(context.make_array(sig.args[2])(context, builder, value=ct_v).data, [c0_v]), vec_ptr)
-        tile = builder.load(src, align=align)
-        with builder.if_else(overwrite_v) as (then, otherwise):
-            with then:
-                builder.store(tile, dst, align=align)
-            with otherwise:
-                builder.store(builder.fadd(builder.load(dst, align=align), tile), dst, align=align)
-        return context.get_dummy_value()
-
-    return types.void(out, types.intp, ct, types.intp, types.boolean), codegen
+@overload(move_nr, inline="always")
+def _move_nr_impl(dst, d_off, src, s_off, add):
+    if dst.dtype == types.float32:
+        return lambda dst, d_off, src, s_off, add: move(dst, d_off, src, s_off, NR_F32, add)
+    return lambda dst, d_off, src, s_off, add: move(dst, d_off, src, s_off, NR_F64, add)
 
 
 @kernel(inline="always")
@@ -341,7 +325,7 @@ def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, acc
                     _ukernel(kc, aps, ir * a_panel, bpk, (jp * k_len + p0) * nr, nr, ct)
                 for r in range(min(MR, i0 + mc - r0)):
                     if cols == nr:
-                        _store_tile_row_full(out, (r0 + r) * n + j0, ct, r * nr, overwrite)
+                        move_nr(out, (r0 + r) * n + j0, ct, r * nr, not overwrite)
                     else:
                         _store_tile_row(out[r0 + r], j0, ct, r * nr, cols, overwrite)
 
