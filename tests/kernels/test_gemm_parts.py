@@ -22,6 +22,11 @@ def _pack_panel(b, tb, jp, k0, k1, dst):
 
 
 @kernel
+def _pack_panels(b, tb, jp0, jp1, k0, k1, dst, d0):
+    _gemm._pack_b_panels(b, tb, jp0, jp1, k0, k1, dst, d0)
+
+
+@kernel
 def _split(m, npanel, nthreads):
     mc, nblk, ncb = _gemm.plan(m, npanel, nthreads)
     rows = np.empty((nblk, 2), np.int64)
@@ -63,6 +68,29 @@ def test_pack_b_panel_matches_slices(dtype, tb, n, k0, k1):
         assert np.isnan(dst[k1 - k0:]).all()  # nothing written past the range
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("n", [4 * 16 + 3, 1024])  # a partial last panel; rows 4 KiB apart
+@pytest.mark.parametrize("jp0,jp1", [(0, 4), (1, 3), (3, 5)])
+def test_pack_b_panels_matches_slices(dtype, tb, n, jp0, jp1):
+    rng = np.random.default_rng(2)
+    k_len, k0, k1, d0 = 45, 3, 42, 2
+    op_b = rng.standard_normal((k_len, n)).astype(dtype)
+    b = np.ascontiguousarray(op_b.T) if tb else op_b
+    nr = _gemm.NR_F32 if dtype == np.float32 else _gemm.NR_F64
+    jp1 = min(jp1, -(-n // nr))
+    dst = np.full((jp1 - jp0 + 1, d0 + k1 - k0 + 1, nr), np.nan, dtype)
+    _pack_panels(b, tb, jp0, jp1, k0, k1, dst, d0)
+    for jp in range(jp0, jp1):
+        want = np.zeros((k1 - k0, nr), dtype)
+        cols = op_b[k0:k1, jp * nr:(jp + 1) * nr]
+        want[:, :cols.shape[1]] = cols
+        np.testing.assert_array_equal(dst[jp - jp0, d0:d0 + k1 - k0], want)
+    written = np.zeros(dst.shape, bool)
+    written[:jp1 - jp0, d0:d0 + k1 - k0] = True
+    assert np.isnan(dst[~written]).all()  # nothing else touched
+
+
 @pytest.mark.parametrize("nthreads", [1, 2, 3, 4, 8])
 def test_plan_covers_rows_once_in_balanced_thread_shares(nthreads):
     for m in list(range(1, 200)) + [256, 511, 784, 1000, 1024, 4096]:
@@ -91,14 +119,17 @@ def test_plan_splits_256_rows_evenly_over_two_threads():
 
 
 # The products of a 784 -> 128 Dense layer at batch 32 and 256: forward (depth split at 32
-# rows), weight gradient, input gradient (B transposed: packed per panel at 32 rows, shared
-# and packed up front at 256).
+# rows), weight gradient, input gradient (B transposed: packed per panel group at 32 rows,
+# shared and packed up front at 256); and of a 1024 -> 1024 one (rows 4 KiB apart).
 LAYER = [(matmul_into, (32, 784), (784, 128), False, False),
          (matmul_into, (256, 784), (784, 128), False, False),
          (matmul_tn_into, (32, 784), (32, 128), True, False),
          (matmul_tn_into, (256, 784), (256, 128), True, False),
          (matmul_nt_into, (32, 128), (784, 128), False, True),
-         (matmul_nt_into, (256, 128), (784, 128), False, True)]
+         (matmul_nt_into, (256, 128), (784, 128), False, True),
+         (matmul_into, (32, 1024), (1024, 1024), False, False),
+         (matmul_into, (100, 1024), (1024, 1024), False, False),
+         (matmul_nt_into, (32, 1024), (1024, 1024), False, True)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -29,8 +29,8 @@ MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 PARALLEL_FMAS = 1 << 19  # from here on run in parallel (an empty parallel region costs ~1.5 us); between the two, packed but serial
 KB_PACK = 32  # depth rows per B-packing task
+B_GROUP = 4  # B panels a lone row block packs at a time (a KC x NR panel: 16 KiB)
 PACK_B_PARALLEL_MIN = 1 << 16  # packed B elements from which packing runs in its own parallel region
-DIRECT_B_MAX_M = 96  # up to this many rows, an untransposed B is used without packing
 KSPLIT_MAX_M = 128  # up to this many rows (and a deep enough K) the parallel driver splits the depth
 KSPLIT_MIN_K = 256  # depth per thread at least this for the depth split
 KSPLIT_MAX_MN = 1 << 15  # and at most this many outputs (the partial sums stay in cache for the reduction)
@@ -208,18 +208,6 @@ def _pack_a(a, ta, i0, mc, p0, kc, ap):
 
 
 @kernel
-def _pack_b_rows(b, tb, k0, k1, jp0, bpk):
-    """Pack depth rows k0:k1 of op(b) into panels jp0: of bpk: bpk[jp, k, c] = op(b)[k, jp*NR + c].
-
-    op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk (npanel, K, NR)
-    C-contiguous; columns past N are zero. Row ranges let the packing run in parallel while each
-    task reads whole cache lines of b.
-    """
-    for jp in range(jp0, bpk.shape[0]):
-        _pack_b_panel(b, tb, jp, k0, k1, bpk[jp, k0:])
-
-
-@kernel
 def _pack_b_panel(b, tb, jp, k0, k1, dst):
     """dst[k - k0, c] = op(b)[k, jp*NR + c] for depth rows k0:k1 of panel jp; columns past N are 0.
 
@@ -265,6 +253,27 @@ def _move_nr_impl(dst, d_off, src, s_off, add):
     return lambda dst, d_off, src, s_off, add: move(dst, d_off, src, s_off, NR_F64, add)
 
 
+@kernel
+def _pack_b_panels(b, tb, jp0, jp1, k0, k1, dst, d0):
+    """Panels jp0:jp1, depth rows k0:k1, of op(b) into dst[jp - jp0, d0:d0 + k1 - k0] (panels, rows, NR).
+
+    op(b) = b: full panels row by row across all of them, so each row of b is read as adjacent
+    lines (panel by panel, a b whose rows are 4 KiB apart put every line in one L1 set, and the
+    packing took 2.3x longer). op(b) = b.T: panel by panel (``_pack_b_panel``). b 2-D
+    C-contiguous, dst C-contiguous; columns past N are zero.
+    """
+    nr = nr_for(dst)
+    n = b.shape[0] if tb else b.shape[1]
+    jp_rest = jp0
+    if not tb:
+        jp_rest = max(jp0, min(jp1, n // nr))  # panels below this are full width
+        for k in range(k0, k1):
+            for jp in range(jp0, jp_rest):
+                move_nr(dst, ((jp - jp0) * dst.shape[1] + d0 + k - k0) * nr, b, k * n + jp * nr, False)
+    for jp in range(jp_rest, jp1):
+        _pack_b_panel(b, tb, jp, k0, k1, dst[jp - jp0, d0:])
+
+
 @kernel(inline="always")
 def _store_tile_row(orow, j0, ct, c0, count, overwrite):
     """orow[j0:j0+count] = (or +=) ct[c0:c0+count]: one row of a micro-kernel tile written back."""
@@ -277,14 +286,13 @@ def _store_tile_row(orow, j0, ct, c0, count, overwrite):
 
 
 @kernel
-def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
+def block(a, ta, b, tb, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
     """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ op(b)[k0:k1, jp0*NR:jp1*NR].
 
-    B comes from the packed panels bpk (npanel, K, NR), or when ``direct`` (only for op(b) = b)
-    straight from b (K, N) for full-width panels (bpk then holds just the last partial one).
-    With ``b_local`` nothing is packed beforehand: bpk is one panel's scratch (1, >= depth step,
-    NR), filled right before that panel's micro-kernel calls; for a block that is the only user
-    of its B panels, which then never leave L1.
+    B comes from the packed panels bpk (npanel, K, NR).
+    With ``b_local`` nothing is packed beforehand: bpk is scratch for B_GROUP panels
+    (B_GROUP, >= depth step, NR), filled right before their micro-kernel calls; for a block that
+    is the only user of its B panels, which then stay in L1 / L2.
     ap (slices, >= ceil(mc/MR), depth step, MR): packed A, one buffer reused per depth slice, or
     when ``a_ready`` all slices packed beforehand by ``pack_a_all`` (shared by column tasks).
     Depth rows k0:k1 of B are read (bpk holds all K rows, only k0:k1 are used).
@@ -307,9 +315,9 @@ def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, acc
         for jp in range(jp0, jp1):
             j0 = jp * nr
             cols = min(nr, n - j0)
-            in_place = direct and cols == nr
-            if b_local and not in_place:
-                _pack_b_panel(b, tb, jp, p0, p0 + kc, bpk[0])
+            g = (jp - jp0) % B_GROUP
+            if b_local and g == 0:
+                _pack_b_panels(b, tb, jp, min(jp1, jp + B_GROUP), p0, p0 + kc, bpk, 0)
             for ir in range(nblk):
                 # The output tile is read after the micro-kernel: start its (likely cache-missing)
                 # rows now, so the misses overlap the kernel's ~1,500 cycles instead of following.
@@ -317,10 +325,8 @@ def block(a, ta, b, tb, direct, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, acc
                 for r in range(min(MR, i0 + mc - r0)):
                     _prefetch_write(out, (r0 + r) * n + j0)
                     _prefetch_write(out, (r0 + r) * n + j0 + cols - 1)  # a row may straddle two lines
-                if in_place:
-                    _ukernel(kc, aps, ir * a_panel, b, p0 * n + j0, n, ct)
-                elif b_local:
-                    _ukernel(kc, aps, ir * a_panel, bpk, 0, nr, ct)
+                if b_local:
+                    _ukernel(kc, aps, ir * a_panel, bpk, g * k_len * nr, nr, ct)
                 else:
                     _ukernel(kc, aps, ir * a_panel, bpk, (jp * k_len + p0) * nr, nr, ct)
                 for r in range(min(MR, i0 + mc - r0)):
@@ -374,20 +380,19 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
     k_len = a.shape[0] if ta else a.shape[1]
     nr = nr_for(out)
     npanel = (n + nr - 1) // nr
-    direct = use_direct_b(m, tb)
     nt = num_threads()
     if use_ksplit(m, n, k_len, nt):
         parts = np.empty((nt - 1, m, n), dtype=out.dtype)
         for t in prange(nt):
             if t == 0:
-                ksplit_part(a, ta, b, tb, direct, out, 0, nt, accumulate)
+                ksplit_part(a, ta, b, tb, out, 0, nt, accumulate)
             else:
-                ksplit_part(a, ta, b, tb, direct, parts[t - 1], t, nt, flag(False))
+                ksplit_part(a, ta, b, tb, parts[t - 1], t, nt, flag(False))
         add_parts(out, parts)
         return
     mc, nblk, ncb = plan(m, npanel, nt)
     shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
-    bpk = shared_b(b, tb, direct, k_len, npanel, not shared, out)
+    bpk = shared_b(b, tb, k_len, npanel, not shared, out)
     ap_all = pack_a_all(a, ta, m if shared else 0, k_len)
     for t in prange(nblk * ncb):
         ib = t // ncb
@@ -398,34 +403,35 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
         if shared:
             ap = ap_all
             bt = panel_scratch(k_len, nr, out)
-        block(a, ta, b, tb, direct, bt, shared, out, i0, i1 - i0, jp0, jp1, 0, k_len, accumulate, ap, shared, ct)
+        block(a, ta, b, tb, bt, shared, out, i0, i1 - i0, jp0, jp1, 0, k_len, accumulate, ap, shared, ct)
 
 
 @kernel
-def shared_b(b, tb, direct, k_len, npanel, needed, like):
-    """All of op(b) packed up front for row blocks that share it (``pack_b``; with ``direct`` just
-    the last partial panel), or an empty stand-in when not ``needed`` (blocks pack their own)."""
+def shared_b(b, tb, k_len, npanel, needed, like):
+    """All of op(b) packed up front for row blocks that share it (``pack_b``), or an empty
+    stand-in when not ``needed`` (blocks pack their own)."""
     nr = nr_for(like)
     if not needed:
         return np.empty((0, k_len, nr), dtype=like.dtype)
     bpk = np.empty((npanel, k_len, nr), dtype=like.dtype)
-    pack_b(b, tb, npanel - 1 if direct else 0, bpk)
+    pack_b(b, tb, bpk)
     return bpk
 
 
 @kernel(parallel=True)
-def pack_b(b, tb, jp0, bpk):
-    """Pack op(b) into NR-wide panels bpk[jp0:] (npanel, K, NR), in parallel over depth ranges.
+def pack_b(b, tb, bpk):
+    """Pack op(b) into NR-wide panels bpk (npanel, K, NR), in parallel over depth ranges.
 
     op(b) = b.T when tb (b is (N, K)), else b (K, N); b 2-D C-contiguous, bpk C-contiguous, written.
     """
-    k_len = bpk.shape[1]
+    npanel, k_len = bpk.shape[0], bpk.shape[1]
     # A parallel region costs more than packing a small B (e.g. dz for a weight gradient) serially.
-    if (bpk.shape[0] - jp0) * k_len * bpk.shape[2] < PACK_B_PARALLEL_MIN:
-        _pack_b_rows(b, tb, 0, k_len, jp0, bpk)
+    if bpk.size < PACK_B_PARALLEL_MIN:
+        _pack_b_panels(b, tb, 0, npanel, 0, k_len, bpk, 0)
         return
     for t in prange((k_len + KB_PACK - 1) // KB_PACK):
-        _pack_b_rows(b, tb, t * KB_PACK, min(k_len, (t + 1) * KB_PACK), jp0, bpk)
+        k0 = t * KB_PACK
+        _pack_b_panels(b, tb, 0, npanel, k0, min(k_len, k0 + KB_PACK), bpk, k0)
 
 
 @kernel
@@ -436,14 +442,14 @@ def use_ksplit(m, n, k_len, nthreads):
 
 
 @kernel
-def ksplit_part(a, ta, b, tb, direct, dst, t, nt, accumulate):
+def ksplit_part(a, ta, b, tb, dst, t, nt, accumulate):
     """dst (+)= op(a)[:, k0:k1] @ op(b)[k0:k1] for depth part t of nt, packing its own A and B panels."""
     m, n = dst.shape
     nr = nr_for(dst)
     k0, k1 = part_range(t, nt, a.shape[0] if ta else a.shape[1])
     ap, ct = scratch(m, k1 - k0, nr, dst)
     bpk = panel_scratch(k1 - k0, nr, dst)
-    block(a, ta, b, tb, direct, bpk, flag(True), dst, 0, m, 0, (n + nr - 1) // nr, k0, k1, accumulate, ap, flag(False), ct)
+    block(a, ta, b, tb, bpk, flag(True), dst, 0, m, 0, (n + nr - 1) // nr, k0, k1, accumulate, ap, flag(False), ct)
 
 
 @kernel
@@ -455,13 +461,6 @@ def add_parts(out, parts):
             prow = parts[p, i]
             for j in range(orow.shape[0]):
                 orow[j] += prow[j]
-
-
-@kernel
-def use_direct_b(m, tb):
-    """Read B = b in place instead of packing it: with few rows each B element is used too few times
-    to repay a packing pass (b rows are contiguous, so NR-wide rows load as vectors)."""
-    return not tb and m <= DIRECT_B_MAX_M
 
 
 @kernel
@@ -480,8 +479,8 @@ def scratch(mc, k_len, nr, like):
 
 @kernel
 def panel_scratch(k_len, nr, like):
-    """One B panel's buffer for ``block`` with ``b_local``: (1, depth step of k_len, nr)."""
-    return np.empty((1, depth_step(k_len), nr), dtype=like.dtype)
+    """B panels' buffer for ``block`` with ``b_local``: (B_GROUP, depth step of k_len, nr)."""
+    return np.empty((B_GROUP, depth_step(k_len), nr), dtype=like.dtype)
 
 
 @kernel
@@ -502,13 +501,12 @@ def gemm_serial(a, b, out, accumulate, ta, tb):
     k_len = a.shape[0] if ta else a.shape[1]
     nr = nr_for(out)
     npanel = (n + nr - 1) // nr
-    direct = use_direct_b(m, tb)
     local = m <= MC_MAX  # one row block: each B panel packed right before its only use
-    bpk = panel_scratch(k_len, nr, out) if local else shared_b(b, tb, direct, k_len, npanel, flag(True), out)
+    bpk = panel_scratch(k_len, nr, out) if local else shared_b(b, tb, k_len, npanel, flag(True), out)
     mc = min(m, MC_MAX)
     ap, ct = scratch(mc, k_len, nr, out)
     for i0 in range(0, m, mc):
-        block(a, ta, b, tb, direct, bpk, local, out, i0, min(mc, m - i0), 0, npanel, 0, k_len, accumulate, ap, flag(False), ct)
+        block(a, ta, b, tb, bpk, local, out, i0, min(mc, m - i0), 0, npanel, 0, k_len, accumulate, ap, flag(False), ct)
 
 
 @kernel

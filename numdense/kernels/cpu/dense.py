@@ -27,7 +27,6 @@ from ._gemm import (
     scratch,
     shared_b,
     small_nn,
-    use_direct_b,
     use_ksplit,
     use_parallel,
     use_small,
@@ -97,21 +96,20 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     k_len = x.shape[1]
     nr = nr_for(z)
     npanel = (n + nr - 1) // nr
-    direct = use_direct_b(m, flag(False))
     nt = num_threads()
     if use_ksplit(m, n, k_len, nt):  # depth split: partial products summed, then one epilogue pass
         parts = np.empty((nt - 1, m, n), dtype=z.dtype)
         for t in prange(nt):
             if t == 0:
-                ksplit_part(x, flag(False), w, flag(False), direct, z, 0, nt, flag(False))
+                ksplit_part(x, flag(False), w, flag(False), z, 0, nt, flag(False))
             else:
-                ksplit_part(x, flag(False), w, flag(False), direct, parts[t - 1], t, nt, flag(False))
+                ksplit_part(x, flag(False), w, flag(False), parts[t - 1], t, nt, flag(False))
         add_parts(z, parts)
         _epilogue(z, out, bias, keep, kind, p0, p1, p2)
         return
     mc, nblk, ncb = plan(m, npanel, nt)
     shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
-    bpk = shared_b(w, flag(False), direct, k_len, npanel, not shared, z)
+    bpk = shared_b(w, flag(False), k_len, npanel, not shared, z)
     ap_all = pack_a_all(x, flag(False), m if shared else 0, k_len)
     if ncb == 1:
         for ib in prange(nblk):
@@ -121,7 +119,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             if shared:
                 ap = ap_all
                 bt = panel_scratch(k_len, nr, z)
-            block(x, flag(False), w, flag(False), direct, bt, shared, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
+            block(x, flag(False), w, flag(False), bt, shared, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
         for t in prange(nblk * ncb):
@@ -133,7 +131,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             if shared:
                 ap = ap_all
                 bt = panel_scratch(k_len, nr, z)
-            block(x, flag(False), w, flag(False), direct, bt, shared, z, i0, i1 - i0, jp0, jp1, 0, k_len, flag(False), ap, shared, ct)
+            block(x, flag(False), w, flag(False), bt, shared, z, i0, i1 - i0, jp0, jp1, 0, k_len, flag(False), ap, shared, ct)
         for ib in prange(nblk):
             i0, i1 = row_range(ib, nblk, m)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
