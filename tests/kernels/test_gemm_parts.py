@@ -26,9 +26,13 @@ def _pack_panels(b, tb, jp0, jp1, k0, k1, dst, d0):
     _gemm._pack_b_panels(b, tb, jp0, jp1, k0, k1, dst, d0)
 
 
+def _split(m, npanel, nthreads, k_len=256, dtype=np.float32):
+    return _split_jit(m, npanel, k_len, nthreads, np.empty(0, dtype))
+
+
 @kernel
-def _split(m, npanel, nthreads):
-    mc, nblk, ncb = _gemm.plan(m, npanel, nthreads)
+def _split_jit(m, npanel, k_len, nthreads, like):
+    mc, nblk, ncb = _gemm.plan(m, npanel, k_len, nthreads, like)
     rows = np.empty((nblk, 2), np.int64)
     for ib in range(nblk):
         rows[ib] = _gemm.row_range(ib, nblk, m)
@@ -118,6 +122,21 @@ def test_plan_splits_256_rows_evenly_over_two_threads():
     assert rows[half - 1, 1] - rows[0, 0] in (126, 130)  # 21 or 22 micro-panels each, not 144 / 112
 
 
+@pytest.mark.parametrize("m,npanel,k_len,dtype,one_block", [
+    (256, 64, 1024, np.float32, True),  # 258 (43 panels) x 256 x 4 B of A per slice: one block
+    (256, 64, 1024, np.float64, False),  # twice the bytes: rows split
+    (294, 64, 1024, np.float32, False),  # 294 x 256 x 4 B > 288 KiB
+    (256, 15, 1024, np.float32, False),  # too few panels for 8 a thread
+    (128, 16, 784, np.float32, True),
+    (72, 2, 784, np.float64, True),  # up to MC_MAX rows always
+])
+def test_plan_one_row_block_for_wide_products(m, npanel, k_len, dtype, one_block):
+    mc, rows, cols = _split(m, npanel, 2, k_len, dtype)
+    assert (len(rows) == 1) == one_block
+    if one_block:
+        assert mc >= m and len(cols) == min(npanel, 2)
+
+
 # The products of a 784 -> 128 Dense layer at batch 32 and 256: forward (depth split at 32
 # rows), weight gradient, input gradient (B transposed: packed per panel group at 32 rows,
 # shared and packed up front at 256); and of a 1024 -> 1024 one (rows 4 KiB apart).
@@ -129,7 +148,8 @@ LAYER = [(matmul_into, (32, 784), (784, 128), False, False),
          (matmul_nt_into, (256, 128), (784, 128), False, True),
          (matmul_into, (32, 1024), (1024, 1024), False, False),
          (matmul_into, (100, 1024), (1024, 1024), False, False),
-         (matmul_nt_into, (32, 1024), (1024, 1024), False, True)]
+         (matmul_nt_into, (32, 1024), (1024, 1024), False, True),
+         (matmul_tn_into, (300, 250), (300, 1024), True, False)]  # one row block, A packed in parallel
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -26,11 +26,14 @@ MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 NR_F32, NR_F64 = (32, 16) if WIDE_VECTORS else (16, 8)
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB; 32 with zmm) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
+ONE_BLOCK_A_BYTES = 288 << 10  # up to this packed A slice (half of L2 and some), a wide product runs as one row block (plan)
+ONE_BLOCK_MIN_PANELS = 8  # ... when each thread gets at least this many B panels
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 PARALLEL_FMAS = 1 << 19  # from here on run in parallel (an empty parallel region costs ~1.5 us); between the two, packed but serial
 KB_PACK = 32  # depth rows per B-packing task
 B_GROUP = 4  # B panels a lone row block packs at a time (a KC x NR panel: 16 KiB)
 PACK_B_PARALLEL_MIN = 1 << 16  # packed B elements from which packing runs in its own parallel region
+PACK_A_PARALLEL_MIN = 1 << 16  # the same for an A packed once for all column tasks (pack_a_all)
 KSPLIT_MAX_M = 128  # up to this many rows (and a deep enough K) the parallel driver splits the depth
 KSPLIT_MIN_K = 256  # depth per thread at least this for the depth split
 KSPLIT_MAX_MN = 1 << 15  # and at most this many outputs (the partial sums stay in cache for the reduction)
@@ -337,16 +340,21 @@ def block(a, ta, b, tb, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, accumulate,
 
 
 @kernel
-def plan(m, npanel, nthreads):
-    """Split an (m, npanel*NR) output into row x column blocks: returns (mc, nblk, ncb).
+def plan(m, npanel, k_len, nthreads, like):
+    """Split an (m, npanel*NR) output of depth k_len into row x column blocks: (mc, nblk, ncb).
 
-    prange hands each thread one contiguous run of tasks, of equal count; so the rows are cut
-    into whole MR-row micro-panels shared evenly by the threads, each thread's share into blocks
-    of at most MC_MAX rows (``row_range``; mc is the tallest). One row block (m <= MC_MAX), or
-    fewer than the threads: the NR-wide column panels are split as well (``part_range``).
+    One row block, its columns split over the threads, when m <= MC_MAX, or when the packed A
+    of one depth slice fits ONE_BLOCK_A_BYTES and each thread gets ONE_BLOCK_MIN_PANELS column
+    panels: every B panel then serves all rows, and is packed by its one user into L1 / L2
+    instead of all of B going out to L3 and back (``shared_b``). Otherwise rows: prange hands
+    each thread one contiguous run of tasks, of equal count, so the rows are cut into whole
+    MR-row micro-panels shared evenly by the threads, each thread's share into blocks of at
+    most MC_MAX rows (``row_range``; mc is the tallest); with fewer blocks than threads the
+    columns are split as well (``part_range``). ``like``: an array of the product's dtype.
     """
     panels = (m + MR - 1) // MR
-    if m <= MC_MAX:  # one row block, so each B micro-panel serves all rows
+    a_bytes = panels * MR * depth_step(k_len) * like.itemsize
+    if m <= MC_MAX or a_bytes <= ONE_BLOCK_A_BYTES and npanel >= ONE_BLOCK_MIN_PANELS * nthreads:
         return panels * MR, 1, min(npanel, nthreads)
     per_thread = (panels + nthreads - 1) // nthreads
     nblk = min(panels, nthreads * ((per_thread * MR + MC_MAX - 1) // MC_MAX))
@@ -390,7 +398,7 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
                 ksplit_part(a, ta, b, tb, parts[t - 1], t, nt, flag(False))
         add_parts(out, parts)
         return
-    mc, nblk, ncb = plan(m, npanel, nt)
+    mc, nblk, ncb = plan(m, npanel, k_len, nt, out)
     shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
     bpk = shared_b(b, tb, k_len, npanel, not shared, out)
     ap_all = pack_a_all(a, ta, m if shared else 0, k_len)
@@ -483,14 +491,23 @@ def panel_scratch(k_len, nr, like):
     return np.empty((B_GROUP, depth_step(k_len), nr), dtype=like.dtype)
 
 
-@kernel
+@kernel(parallel=True)
 def pack_a_all(a, ta, m, k_len):
-    """Pack all of op(a) (m rows) for ``block`` with a_ready: (slices, ceil(m/MR), step, MR)."""
+    """Pack all of op(a) (m rows) for ``block`` with a_ready: (slices, ceil(m/MR), step, MR);
+    large ones on all threads, each a range of row panels of each slice."""
     kstep = depth_step(k_len)
     ap = np.empty(((k_len + kstep - 1) // kstep, (m + MR - 1) // MR, kstep, MR), dtype=a.dtype)
-    for s in range(ap.shape[0]):
-        p0 = s * kstep
-        _pack_a(a, ta, 0, m, p0, min(kstep, k_len - p0), ap[s])
+    nslice, panels = ap.shape[0], ap.shape[1]
+    if m * k_len < PACK_A_PARALLEL_MIN:
+        for s in range(nslice):
+            _pack_a(a, ta, 0, m, s * kstep, min(kstep, k_len - s * kstep), ap[s])
+        return ap
+    parts = num_threads()
+    for t in prange(nslice * parts):
+        s = t // parts
+        q0, q1 = part_range(t - s * parts, parts, panels)
+        if q1 > q0:
+            _pack_a(a, ta, q0 * MR, min(m, q1 * MR) - q0 * MR, s * kstep, min(kstep, k_len - s * kstep), ap[s, q0:])
     return ap
 
 

@@ -107,7 +107,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
         add_parts(z, parts)
         _epilogue(z, out, bias, keep, kind, p0, p1, p2)
         return
-    mc, nblk, ncb = plan(m, npanel, nt)
+    mc, nblk, ncb = plan(m, npanel, k_len, nt, z)
     shared = nblk == 1  # column tasks share one packed A, and each B panel has one user
     bpk = shared_b(w, flag(False), k_len, npanel, not shared, z)
     ap_all = pack_a_all(x, flag(False), m if shared else 0, k_len)
