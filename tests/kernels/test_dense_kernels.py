@@ -120,6 +120,17 @@ def test_backward_dz_may_alias_dy(rng):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("target", ["x", "w"])
+def test_forward_out_may_alias_an_input(target, rng):
+    x, w, b, _ = data(rng, 24, 24, 24, np.float64)
+    z, y, *_ = reference(x, w, b, "relu", np.zeros((24, 24)))
+    kind, p, _, _ = KINDS["relu"]
+    out = x if target == "x" else w
+    got = dense_forward(x, w, b, kind, *p, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+
+
 def test_wrappers_layouts_dtypes_and_options(rng):
     x, w, b, dy = data(rng, 40, 50, 30, np.float32)
     z, y, dz, dx, dw, db = reference(x, w, b, "tanh", dy)

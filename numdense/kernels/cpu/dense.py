@@ -403,12 +403,12 @@ def dense_forward(x, w, b=None, kind=LINEAR, p0=0.0, p1=np.inf, p2=0.0, out=None
     shape = (x.shape[0], w.shape[1])
     dtype = result_dtype(x, w, *([] if b is None else [np.asarray(b)]))
     bias = _bias("dense_forward", b, shape[1], dtype)
+    x, w = (np.ascontiguousarray(v, dtype=dtype) for v in (x, w))
     if out is None:
-        out = np.empty(shape, dtype=dtype)
+        out = np.empty(shape, dtype=dtype)  # new: overlaps nothing
     else:
         check_out("dense_forward", out, shape, dtype)
-    x, w = (np.ascontiguousarray(v, dtype=dtype) for v in (x, w))
-    x, w, bias = (v.copy() if np.may_share_memory(v, out) else v for v in (x, w, bias))
+        x, w, bias = (v.copy() if np.may_share_memory(v, out) else v for v in (x, w, bias))
     preact = np.empty(shape if return_preact else (0, 0), dtype=dtype)
     dense_forward_into(x, w, bias, out, preact, int(kind), float(p0), float(p1), float(p2))
     return (out, preact) if return_preact else out

@@ -121,7 +121,10 @@ def _as_float_2d(func, name, x):
 
 def result_dtype(*arrays):
     """float64 if any operand is float64, else float32 (NumPy's promotion for these two)."""
-    return np.float64 if any(x.dtype == np.float64 for x in arrays) else np.float32
+    for x in arrays:
+        if x.dtype == np.float64:
+            return np.float64
+    return np.float32
 
 
 def check_out(func, out, shape, dtype):
