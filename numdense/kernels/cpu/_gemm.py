@@ -26,7 +26,7 @@ MR = 6  # rows of the register block (both dtypes); _pack_a spells out six rows
 NR_F32, NR_F64 = (32, 16) if WIDE_VECTORS else (16, 8)
 KC = 256  # depth of a packed slice: a KC x NR B micro-panel (16 KiB; 32 with zmm) stays in L1
 MC_MAX = 72  # rows per parallel block: the MC x KC A block stays in L2
-ONE_BLOCK_A_BYTES = 288 << 10  # up to this packed A slice (half of L2 and some), a wide product runs as one row block (plan)
+ONE_BLOCK_A_BYTES = 288 << 10  # up to this packed A slice (~half of L2) a wide product runs as one row block (plan)
 ONE_BLOCK_MIN_PANELS = 8  # ... when each thread gets at least this many B panels
 SMALL_FMAS = 1 << 17  # below this many multiply-adds (or with M < MR) use the serial small kernels
 PARALLEL_FMAS = 1 << 19  # from here on run in parallel (an empty parallel region costs ~1.5 us); between the two, packed but serial
@@ -292,10 +292,10 @@ def _store_tile_row(orow, j0, ct, c0, count, overwrite):
 def block(a, ta, b, tb, bpk, b_local, out, i0, mc, jp0, jp1, k0, k1, accumulate, ap, a_ready, ct):
     """out[i0:i0+mc, jp0*NR:jp1*NR] (+)= op(a)[i0:i0+mc, k0:k1] @ op(b)[k0:k1, jp0*NR:jp1*NR].
 
-    B comes from the packed panels bpk (npanel, K, NR).
-    With ``b_local`` nothing is packed beforehand: bpk is scratch for B_GROUP panels
-    (B_GROUP, >= depth step, NR), filled right before their micro-kernel calls; for a block that
-    is the only user of its B panels, which then stay in L1 / L2.
+    B comes from the panels bpk (npanel, K, NR) packed beforehand (``shared_b``), or with
+    ``b_local`` from scratch for B_GROUP panels (B_GROUP, >= depth step, NR) that block fills
+    right before their micro-kernel calls: for a block that is the only user of its B panels,
+    which then stay in L1 / L2.
     ap (slices, >= ceil(mc/MR), depth step, MR): packed A, one buffer reused per depth slice, or
     when ``a_ready`` all slices packed beforehand by ``pack_a_all`` (shared by column tasks).
     Depth rows k0:k1 of B are read (bpk holds all K rows, only k0:k1 are used).
