@@ -5,7 +5,7 @@ import pytest
 
 from numdense.kernels.cpu import _gemm
 from numdense.kernels.cpu._jit import kernel
-from numdense.kernels.cpu._vector_moves import transpose8x8
+from numdense.kernels.cpu._vector_moves import move, transpose8x8, transpose_rows
 from numdense.kernels.cpu.matmul import matmul_into, matmul_nt_into, matmul_tn_into
 
 MR = _gemm.MR
@@ -14,6 +14,16 @@ MR = _gemm.MR
 @kernel
 def _transpose(src, s_off, s_ld, dst, d_off, d_ld):
     transpose8x8(src, s_off, s_ld, dst, d_off, d_ld)
+
+
+@kernel
+def _transpose6(src, s_off, s_ld, dst, d_off, d_ld):
+    transpose_rows(src, s_off, s_ld, 6, dst, d_off, d_ld)
+
+
+@kernel
+def _move5(dst, d_off, src, s_off, add):
+    move(dst, d_off, src, s_off, 5, add)
 
 
 @kernel
@@ -49,6 +59,27 @@ def test_transpose8x8_moves_one_block(dtype):
     _transpose(src, 2 * 21 + 5, 21, dst, 3 * 11 + 2, 11)
     want = np.full((12, 11), -1, dtype)
     want[3:11, 2:10] = src[2:10, 5:13].T
+    np.testing.assert_array_equal(dst, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_rows_stores_only_its_rows(dtype):
+    src = np.arange(10 * 12, dtype=dtype).reshape(10, 12)
+    dst = np.full((9, 7), -1, dtype)
+    _transpose6(src, 3 * 12 + 2, 12, dst, 1 * 7 + 1, 7)
+    want = np.full((9, 7), -1, dtype)
+    want[1:9, 1:7] = src[3:9, 2:10].T  # eight columns of six rows; lane 7 of each row untouched
+    np.testing.assert_array_equal(dst, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("add", [False, True])
+def test_move_copies_or_adds_its_lanes(dtype, add):
+    src = np.arange(1, 13, dtype=dtype)
+    dst = np.full(12, 10, dtype)
+    _move5(dst, 4, src, 2, add)
+    want = np.full(12, 10, dtype)
+    want[4:9] = src[2:7] + (10 if add else 0)
     np.testing.assert_array_equal(dst, want)
 
 
