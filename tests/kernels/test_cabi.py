@@ -39,6 +39,9 @@ tiny.compile(optimizer="adam", loss="mse")
 tiny.fit(x, x[:, :1], batch_size=32, epochs=1, verbose=0)
 report["tiny"] = compiled()
 
+# Seeded: two epochs of a few steps lower the loss for most initial weights, not all (the
+# big model below rose in 8 of 20 seeds); the loss checks are a sanity check of the run.
+nd.utils.set_random_seed(7)
 x = np.random.default_rng(1).random((64, 64)).astype(np.float32)
 y = np.eye(3, dtype=np.float32)[np.arange(64) % 3]
 wide = nd.Sequential([nd.Input((64,)), nd.layers.Dense(64, activation="relu"),
@@ -50,6 +53,7 @@ report["wide_losses"] = history.history["loss"]
 
 # A 256 x 256 kernel (65,536 weights) and 128-row batches of 256 features take the parallel
 # Adam rule and the parallel gather.
+nd.utils.set_random_seed(7)
 x = np.random.default_rng(4).random((256, 256)).astype(np.float32)
 big = nd.Sequential([nd.Input((256,)), nd.layers.Dense(256, activation="relu"), nd.layers.Dense(1)])
 big.compile(optimizer="adam", loss="mse")
