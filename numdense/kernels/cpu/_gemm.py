@@ -406,11 +406,7 @@ def gemm_packed(a, b, out, accumulate, ta, tb):
         ib = t // ncb
         i0, i1 = row_range(ib, nblk, m)
         jp0, jp1 = part_range(t - ib * ncb, ncb, npanel)
-        ap, ct = scratch(mc, k_len, nr, out)
-        bt = bpk
-        if shared:
-            ap = ap_all
-            bt = panel_scratch(k_len, nr, out)
+        ap, bt, ct = task_buffers(shared, ap_all, bpk, mc, k_len, nr, out)
         block(a, ta, b, tb, bt, shared, out, i0, i1 - i0, jp0, jp1, 0, k_len, accumulate, ap, shared, ct)
 
 
@@ -479,10 +475,26 @@ def depth_step(k_len):
 
 
 @kernel
+def a_scratch(mc, k_len, like):
+    """One packed A slice for ``block`` to fill: (1, ceil(mc/MR), depth step, MR)."""
+    return np.empty((1, (mc + MR - 1) // MR, depth_step(k_len), MR), dtype=like.dtype)
+
+
+@kernel
 def scratch(mc, k_len, nr, like):
-    """Per-task buffers for ``block``: one packed A slice (1, ceil(mc/MR), step, MR) and ct (MR*NR,)."""
-    ap = np.empty((1, (mc + MR - 1) // MR, depth_step(k_len), MR), dtype=like.dtype)
-    return ap, np.empty(MR * nr, dtype=like.dtype)
+    """Per-task buffers for ``block``: one packed A slice (``a_scratch``) and ct (MR*NR,)."""
+    return a_scratch(mc, k_len, like), np.empty(MR * nr, dtype=like.dtype)
+
+
+@kernel
+def task_buffers(shared, ap_all, bpk, mc, k_len, nr, like):
+    """(ap, bpk, ct) for one task of a ``plan``: with ``shared`` (one row block) the A packed
+    for all tasks and a B panel scratch (``b_local``); else an A slice to fill and the B packed
+    for all row blocks."""
+    ct = np.empty(MR * nr, dtype=like.dtype)
+    if shared:
+        return ap_all, panel_scratch(k_len, nr, like), ct
+    return a_scratch(mc, k_len, like), bpk, ct
 
 
 @kernel

@@ -20,13 +20,12 @@ from ._gemm import (
     nr_for,
     num_threads,
     pack_a_all,
-    panel_scratch,
     part_range,
     plan,
     row_range,
-    scratch,
     shared_b,
     small_nn,
+    task_buffers,
     use_ksplit,
     use_parallel,
     use_small,
@@ -114,11 +113,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
     if ncb == 1:
         for ib in prange(nblk):
             i0, i1 = row_range(ib, nblk, m)
-            ap, ct = scratch(mc, k_len, nr, z)
-            bt = bpk
-            if shared:
-                ap = ap_all
-                bt = panel_scratch(k_len, nr, z)
+            ap, bt, ct = task_buffers(shared, ap_all, bpk, mc, k_len, nr, z)
             block(x, flag(False), w, flag(False), bt, shared, z, i0, i1 - i0, 0, npanel, 0, k_len, flag(False), ap, shared, ct)
             _epilogue(z[i0:i1], out[i0:i1], bias, keep, kind, p0, p1, p2)
     else:  # few rows: split columns for parallelism, then a row-wise epilogue pass
@@ -126,11 +121,7 @@ def _dense_packed(x, w, bias, z, out, keep, kind, p0, p1, p2):
             ib = t // ncb
             i0, i1 = row_range(ib, nblk, m)
             jp0, jp1 = part_range(t - ib * ncb, ncb, npanel)
-            ap, ct = scratch(mc, k_len, nr, z)
-            bt = bpk
-            if shared:
-                ap = ap_all
-                bt = panel_scratch(k_len, nr, z)
+            ap, bt, ct = task_buffers(shared, ap_all, bpk, mc, k_len, nr, z)
             block(x, flag(False), w, flag(False), bt, shared, z, i0, i1 - i0, jp0, jp1, 0, k_len, flag(False), ap, shared, ct)
         for ib in prange(nblk):
             i0, i1 = row_range(ib, nblk, m)
