@@ -95,8 +95,9 @@ class LazySymbol:
                     for need in self._needs:
                         need.address()
                     with self._compiling():
+                        # _nrt set, not inherited from a loop compiled without counting.
                         self._cfunc = numba.cfunc(self.signature, cache=CACHE,
-                                                  error_model="numpy",
+                                                  error_model="numpy", _nrt=True,
                                                   **self._options)(self._pyfunc)
                     self._slot.value = self._cfunc.address
         return self._slot.value

@@ -17,11 +17,23 @@ from . import _threading  # noqa: F401  (threading-layer policy must be set befo
 CACHE = os.environ.get("NUMDENSE_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def kernel(fn=None, **options):
-    """``numba.njit`` with numdense's defaults; usable as ``@kernel`` or ``@kernel(parallel=True)``."""
+def kernel(fn=None, *, refcounted=True, **options):
+    """``numba.njit`` with numdense's defaults; usable as ``@kernel`` or ``@kernel(parallel=True)``.
+
+    ``refcounted=False`` compiles a function without Numba's reference counting: no
+    ``NRT_incref`` / ``NRT_decref`` call (each a call into the runtime, a quarter of a tiny
+    model's training step) on the array views it makes. Such a function cannot allocate or
+    return a view (Numba refuses to compile either), must not call a kernel that returns a
+    new array (that count would never be given back), and only borrows arrays that its caller
+    keeps alive. The functions it calls keep their own counting: every kernel sets ``_nrt``
+    explicitly, because a Numba callee otherwise inherits the flag of the first caller that
+    compiles it, and a view returned without its count would later be released once too
+    often by a counting caller.
+    """
     options.setdefault("cache", CACHE)
     options.setdefault("nogil", True)
     options.setdefault("error_model", "numpy")
+    options["_nrt"] = bool(refcounted)
     if fn is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(fn)
@@ -58,3 +70,18 @@ def fma(typingctx, a, b, c):
         return builder.call(fn, values)
 
     return wide(a, b, c), codegen
+
+
+@intrinsic
+def as_dtype_of(typingctx, value, like):
+    """``value`` rounded to the dtype of the array ``like`` (a float32 model's loss overflows
+    at 3.4e38, as Keras' float32 loss does), without the one-item array that a cast through
+    memory needs: the training loop runs without reference counting, so it cannot allocate."""
+    if not (isinstance(value, types.Float) and isinstance(like, types.Array)
+            and isinstance(like.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[0], value, like.dtype)
+
+    return like.dtype(value, like), codegen
