@@ -41,6 +41,30 @@ def test_partial_last_batch_is_kept():
     assert len(history.history["loss"]) == 2 and history.epoch == [0, 1]
 
 
+def test_a_silent_fit_records_every_epoch_as_a_fit_with_epoch_hooks_does(monkeypatch):
+    # History alone: chunks of many epochs per compiled call, their losses handed over at once.
+    # Any other callback: one epoch at a time through the hooks. Same epochs, same losses.
+    from numdense.models import trainer
+
+    monkeypatch.setattr(trainer, "_CHUNK_SECONDS", 1e-6)  # several chunks, not one
+    x, y = regression_data(70)
+    histories, weights = [], []
+    for callbacks in (None, [nd.callbacks.Callback()]):
+        nd.utils.set_random_seed(5)
+        model = small_model()
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        history = model.fit(x, y, batch_size=32, epochs=9, initial_epoch=3, verbose=0,
+                            callbacks=callbacks)
+        assert model.history is history
+        histories.append(history)
+        weights.append(model.get_weights())
+    silent, hooked = histories
+    assert silent.epoch == hooked.epoch == [3, 4, 5, 6, 7, 8]
+    assert silent.history == hooked.history and len(silent.history["loss"]) == 6
+    assert all(type(v) is float for v in silent.history["loss"])
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
 def test_validation_split_takes_the_last_samples_before_shuffling():
     x, y = regression_data(70)
     model = small_model()

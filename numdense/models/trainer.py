@@ -553,8 +553,8 @@ class Trainer:
         """Silent fits with nothing to report between epochs run many epochs per compiled call
         (chunks of about ``_CHUNK_SECONDS``); History still gets every epoch's loss."""
         epoch, chunk, logs = first, 1, None
-        # With History alone (the usual silent fit) each epoch's logs go straight to it: the
-        # callback dispatch cost more than a small model's whole epoch.
+        # With History alone (the usual silent fit) a chunk's epoch losses go straight to it:
+        # the callback dispatch cost more than a small model's whole epoch.
         history_only = all(type(cb) is _lazy()[0].History for cb in cbs.callbacks)
         while epoch < epochs:
             count = min(chunk, epochs - epoch)
@@ -564,14 +564,19 @@ class Trainer:
             t0 = time.perf_counter()
             ran = plan.run_epochs(x, y, weights, orders, steps, lrs, losses, sizes, stop_on_nan)
             elapsed = time.perf_counter() - t0
-            whole = self._epoch_losses(losses, sizes, steps, min(count, ran // steps))
-            for j in range(count):
+            whole = self._epoch_losses(losses, sizes, steps, min(count, ran // steps)).tolist()
+            first = 0
+            if history_only and whole:
+                for cb in cbs.callbacks:
+                    cb.record_losses(epoch, whole)
+                logs, first = {"loss": whole[-1]}, len(whole)
+            for j in range(first, count):  # with History alone, only an epoch cut short
                 start = j * steps
                 if start >= ran:
                     break
                 done = min(steps, ran - start)
                 if j < len(whole):
-                    logs = {"loss": float(whole[j])}
+                    logs = {"loss": whole[j]}
                 else:
                     logs = self._running_logs(losses[start:], sizes[start:], done)
                 if history_only:
