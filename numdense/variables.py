@@ -26,7 +26,7 @@ class Variable:
     def __init__(self, value, name, path=None, trainable=True, regularizer=None, constraint=None,
                  device="cpu"):
         self.device = device
-        host = np.array(backend.to_host(value), copy=True, order="C")
+        host = backend.aligned_copy(backend.to_host(value))
         self._value = backend.to_device(host) if device == "cuda" else host
         self.name = name
         self.path = path or name
@@ -78,6 +78,12 @@ class Variable:
             self._value.copy_to_device(np.ascontiguousarray(value, dtype=self.dtype))
         else:
             np.copyto(self._value, value, casting="unsafe")
+
+    def __setstate__(self, state):
+        # An unpickled (or deep-copied) value is a plain NumPy allocation: align it again.
+        self.__dict__.update(state)
+        if self.device == "cpu":
+            self._value = backend.aligned_copy(self._value)
 
     def __array__(self, dtype=None, copy=None):
         host = self.numpy()
