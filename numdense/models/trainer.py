@@ -565,27 +565,23 @@ class Trainer:
             ran = plan.run_epochs(x, y, weights, orders, steps, lrs, losses, sizes, stop_on_nan)
             elapsed = time.perf_counter() - t0
             whole = self._epoch_losses(losses, sizes, steps, min(count, ran // steps)).tolist()
-            first = 0
-            if history_only and whole:
+            if history_only:  # every epoch ran whole: only TerminateOnNaN cuts a chunk short
                 for cb in cbs.callbacks:
                     cb.record_losses(epoch, whole)
-                logs, first = {"loss": whole[-1]}, len(whole)
-            for j in range(first, count):  # with History alone, only an epoch cut short
-                start = j * steps
-                if start >= ran:
-                    break
-                done = min(steps, ran - start)
-                if j < len(whole):
-                    logs = {"loss": whole[j]}
-                else:
-                    logs = self._running_logs(losses[start:], sizes[start:], done)
-                if history_only:
-                    for cb in cbs.callbacks:
-                        cb.on_epoch_end(epoch + j, logs)
-                    continue
-                cbs.on_epoch_begin(epoch + j)
-                cbs.on_train_batch_end(done - 1, logs)
-                cbs.on_epoch_end(epoch + j, logs)
+                logs = {"loss": whole[-1]} if whole else logs
+            else:
+                for j in range(count):
+                    start = j * steps
+                    if start >= ran:
+                        break
+                    done = min(steps, ran - start)
+                    if j < len(whole):
+                        logs = {"loss": whole[j]}
+                    else:
+                        logs = self._running_logs(losses[start:], sizes[start:], done)
+                    cbs.on_epoch_begin(epoch + j)
+                    cbs.on_train_batch_end(done - 1, logs)
+                    cbs.on_epoch_end(epoch + j, logs)
             epoch += count
             if ran < count * steps or self.stop_training:
                 self.stop_training = True
