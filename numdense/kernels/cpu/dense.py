@@ -35,6 +35,7 @@ from ._jit import fma, kernel, same_dtype
 from .activations import activation_backward_into, activation_forward_into
 from .bias import bias_grad_into
 from .matmul import _MATMUL, _matmul, check_out, result_dtype
+from .row_split import small_nn_split, worth_splitting
 
 __all__ = ["dense_backward", "dense_backward_into", "dense_forward", "dense_forward_into"]
 
@@ -230,6 +231,9 @@ def _forward_impl(x, w, b, out, preact, kind, p0, p1, p2):
     z = preact if keep else out
     if k_len == 0:
         z[:] = 0
+        _epilogue(z, out, b, keep, kind, p0, p1, p2)
+    elif worth_splitting(m, n, k_len):  # a sample or a few: a second core if one is polling
+        small_nn_split(x, w, z)
         _epilogue(z, out, b, keep, kind, p0, p1, p2)
     elif use_small(m, n, k_len):
         for i0 in range(0, m, _ROWS_SMALL):

@@ -1,0 +1,161 @@
+"""A few-row product on two cores: the caller sums the first half of the depth, a helper thread
+the second, and the caller adds the two.
+
+``model(x)`` for one sample is a GEMV that streams the first layer's kernel from L2 (784 x 128
+float32: 401 KB, ~5 us on one core). A parallel region costs more than the half it would save,
+so a helper thread (``numdense.row_helper``) polls a control block for ~100 us after it is
+woken, and a caller hands it the second half of the kernel's rows. (Halves of the columns were
+tried first: a core streams half of every row at little more than half its full rate.)
+
+The result does not depend on who computed what: every product of these shapes is the sum of the
+two halves, each in ``small_nn``'s order, whether the helper took its half or not. A job nobody
+has claimed when the caller finishes its half is claimed by the caller, so a helper that stops
+polling, is never started, or does not exist in a forked child costs a few atomic operations
+and never a wait.
+
+The control block is a process-wide array of int64 words, each hot word on its own cache line,
+registered as a linker symbol so that kernels loaded from Numba's cache in a new process find
+this process's block.
+"""
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from ._atomics import compare_exchange, cpu_relax, load_acquire, store_release
+from ._gemm import MR, flag, small_nn_depth
+from ._jit import kernel
+from ._views import _array_at, at2
+
+# Words of the control block (int64 indices; 8 words = one cache line).
+SEQUENCE = 0  # the last job published
+CLAIMED = 8  # the last job claimed, by the helper or by its caller
+DONE = 16  # the last job the helper finished
+POLLING = 24  # 1 while the helper polls for jobs
+BUSY = 32  # 1 while a caller owns the job slot (one job at a time)
+STOP = 40  # 1 asks the helper to return
+JOB = 48  # dtype (0 float32, 1 float64), a, b, partial-sum addresses, m, k, n, split depth
+HELPED = 56  # how many jobs the helper has run (it alone writes it)
+WORDS = 64
+
+MAX_ROWS = MR - 1  # the small path's row counts
+SPLIT_WEIGHTS = 1 << 15  # a split saves half the product and costs ~0.5 us of handshakes
+_LINE = 64
+
+_SYMBOL = "numdense_row_split_words_v1"
+_storage = np.zeros(WORDS + _LINE // 8, dtype=np.int64)
+_offset = (-_storage.ctypes.data % _LINE) // 8
+words = _storage[_offset:_offset + WORDS]  # this process's control block (Python's view)
+llvm.add_symbol(_SYMBOL, words.ctypes.data)
+
+
+@intrinsic
+def control_words(typingctx):
+    """The control block as a (WORDS,) int64 array, from its linker symbol."""
+    sig = types.Array(types.int64, 1, "C")()
+
+    def codegen(context, builder, sig, args):
+        module = builder.module
+        block = module.globals.get(_SYMBOL)
+        if block is None:
+            block = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), WORDS), _SYMBOL)
+            block.linkage = "external"
+        address = builder.ptrtoint(block, ir.IntType(64))
+        return _array_at(context, builder, sig.return_type, address,
+                         [context.get_constant(types.intp, WORDS)])
+
+    return sig, codegen
+
+
+@kernel
+def worth_splitting(m, n, k_len):
+    """True when an (m, k) @ (k, n) product takes ``small_nn_split``: a few rows against a kernel
+    big enough to be worth a second core. It does not depend on m otherwise, so one row of a
+    batch of up to ``MAX_ROWS`` comes out the same whatever the batch size."""
+    return m <= MAX_ROWS and k_len >= 64 and n * k_len >= SPLIT_WEIGHTS
+
+
+@kernel(inline="always")
+def split_depth(k_len):
+    """Where the second half of the depth starts: a multiple of four (``small_nn`` takes the
+    depth four rows at a time)."""
+    return k_len // 8 * 4
+
+
+@kernel
+def small_nn_split(a, b, out):
+    """out = a[:, :k0] @ b[:k0] + a[:, k0:] @ b[k0:] with k0 = ``split_depth(K)``, each term in
+    ``small_nn``'s order; the second term on the helper thread if it is polling and the job slot
+    is free, else on this thread (the same bits either way).
+
+    a (M, K), b (K, N), out (M, N): C-contiguous, one float dtype, out not overlapping a or b.
+    """
+    w = control_words()
+    m, k_len = a.shape
+    n = b.shape[1]
+    k0 = split_depth(k_len)
+    second = np.empty((m, n), dtype=out.dtype)
+    if load_acquire(w, POLLING) != 0 and compare_exchange(w, BUSY, 0, 1):
+        w[JOB] = 0 if out.itemsize == 4 else 1
+        w[JOB + 1] = a.ctypes.data
+        w[JOB + 2] = b.ctypes.data
+        w[JOB + 3] = second.ctypes.data
+        w[JOB + 4] = m
+        w[JOB + 5] = k_len
+        w[JOB + 6] = n
+        w[JOB + 7] = k0
+        job = w[SEQUENCE] + 1  # only the slot's owner writes SEQUENCE
+        store_release(w, SEQUENCE, job)
+        small_nn_depth(a, b, out, 0, k0, flag(False))
+        if compare_exchange(w, CLAIMED, job - 1, job):  # the helper never took it
+            small_nn_depth(a, b, second, k0, k_len, flag(False))
+        else:
+            while load_acquire(w, DONE) != job:
+                cpu_relax()
+        store_release(w, BUSY, 0)
+    else:
+        small_nn_depth(a, b, out, 0, k0, flag(False))
+        small_nn_depth(a, b, second, k0, k_len, flag(False))
+    for i in range(m):
+        for j in range(n):
+            out[i, j] += second[i, j]
+
+
+@kernel(inline="always")
+def _run_job(w, like):
+    m, k_len, n = w[JOB + 4], w[JOB + 5], w[JOB + 6]
+    small_nn_depth(at2(w[JOB + 1], m, k_len, like), at2(w[JOB + 2], k_len, n, like),
+                   at2(w[JOB + 3], m, n, like), w[JOB + 7], k_len, flag(False))
+
+
+@kernel
+def serve_splits(spins):
+    """The helper thread's loop: run the jobs ``small_nn_split`` publishes; return after
+    ``spins`` idle polls in a row (each one ``cpu_relax``) or when STOP is set."""
+    w = control_words()
+    like32 = np.empty((0, 0), dtype=np.float32)
+    like64 = np.empty((0, 0), dtype=np.float64)
+    store_release(w, POLLING, 1)
+    idle = 0
+    while idle < spins and load_acquire(w, STOP) == 0:
+        job = load_acquire(w, SEQUENCE)
+        if job != load_acquire(w, CLAIMED) and compare_exchange(w, CLAIMED, job - 1, job):
+            if w[JOB] == 0:
+                _run_job(w, like32)
+            else:
+                _run_job(w, like64)
+            w[HELPED] += 1
+            store_release(w, DONE, job)
+            idle = 0
+        else:
+            cpu_relax()
+            idle += 1
+    store_release(w, POLLING, 0)
+
+
+def reset_words():
+    """Zero the control block (a forked child: no helper, no job in flight)."""
+    words[:] = 0
+

@@ -1,0 +1,126 @@
+"""The helper thread that lends one-sample products a second core (``kernels/cpu/row_split``).
+
+It sleeps until a burst of ``model(x)`` calls wakes it (a call within ``BURST_S`` of the one
+before), then polls for jobs until ~200 us have passed without one (``SPINS`` idle polls, each
+a ``pause``) and sleeps again. An isolated call never wakes it, so single predictions pay nothing
+for it; and it stops polling long before NumPy's BLAS would feel it (OpenMP's own workers spin
+for 30,000 polls after a parallel region). It is not started on a one-core machine, while
+Numba is limited to one thread (``numba.set_num_threads(1)``), with the environment variable
+``NUMDENSE_ROW_HELPER=0``, or after ``set_enabled(False)``.
+"""
+
+import atexit
+import os
+import threading
+import time
+
+import numba
+
+from numdense.kernels.cpu import row_split
+
+SPINS = 8192  # idle polls before sleeping: ~200 us on Zen 3 (25 ns a pause), ~400 us on Intel
+BURST_S = 1e-4  # a call this soon after the previous one wakes the helper
+RETRY_S = 1.0  # after a refusal (one core, one Numba thread), how long before asking again
+
+_enabled = os.environ.get("NUMDENSE_ROW_HELPER", "1") != "0"
+_thread = None
+_wake_event = threading.Event()
+_start_lock = threading.Lock()
+_last_call = -1.0
+_retry_at = -1.0
+_words = memoryview(row_split.words)  # a Python int per read, ~30 ns
+
+
+def enabled():
+    """Whether one-sample products may use the helper thread."""
+    return _enabled
+
+
+def set_enabled(value):
+    """Allow (True) or forbid (False) the helper thread; forbidding it stops a running helper
+    (it returns from its polling loop and its thread ends)."""
+    global _enabled
+    _enabled = bool(value)
+    if not _enabled:
+        _stop()
+
+
+def is_polling():
+    """Whether the helper is polling for jobs right now."""
+    return _words[row_split.POLLING] != 0
+
+
+def polling_words():
+    """The control block as a memoryview: ``[row_split.POLLING]`` is nonzero while the helper
+    polls (what ``model(x)`` reads on its fast path)."""
+    return _words
+
+
+def note_call():
+    """Called by ``model(x)`` for a product worth splitting while the helper is not polling:
+    wakes it if the previous such call was less than ``BURST_S`` ago."""
+    global _last_call
+    if not _enabled:
+        return
+    now = time.perf_counter()
+    if now - _last_call < BURST_S and now >= _retry_at:
+        wake(now)
+    _last_call = now
+
+
+def wake(now=None):
+    """Start the helper (once) and let it poll for jobs, if it is allowed to: not on one core,
+    nor while Numba runs on one thread (``numba.get_num_threads()``, asked at most once in
+    ``RETRY_S`` after a refusal: it costs ~1 us)."""
+    global _thread, _retry_at
+    if not _enabled:
+        return
+    if (os.cpu_count() or 1) < 2 or numba.get_num_threads() < 2:
+        _retry_at = (time.perf_counter() if now is None else now) + RETRY_S
+        return
+    if _thread is None:
+        with _start_lock:
+            if _thread is None:
+                thread = threading.Thread(target=_serve, name="numdense-row-helper",
+                                          daemon=True)
+                thread.start()
+                _thread = thread
+    _wake_event.set()
+
+
+def _serve():
+    while True:
+        _wake_event.wait()
+        _wake_event.clear()
+        if row_split.words[row_split.STOP]:
+            return
+        row_split.serve_splits(SPINS)
+
+
+def _stop():
+    """End the helper thread, if there is one. At exit it must be out of compiled code before
+    the interpreter tears down."""
+    global _thread
+    with _start_lock:
+        thread = _thread
+        if thread is None:
+            return
+        row_split.words[row_split.STOP] = 1
+        _wake_event.set()
+        thread.join(timeout=1.0)
+        if not thread.is_alive():
+            _thread = None
+            row_split.words[row_split.STOP] = 0
+
+
+def _after_fork_in_child():
+    global _thread, _wake_event, _last_call, _retry_at
+    _thread = None
+    _wake_event = threading.Event()
+    _last_call = _retry_at = -1.0
+    row_split.reset_words()
+
+
+atexit.register(_stop)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
