@@ -1,12 +1,15 @@
 """The helper thread that lends one-sample products a second core (``kernels/cpu/row_split``).
 
-It sleeps until a burst of ``model(x)`` calls wakes it (a call within ``BURST_S`` of the one
-before), then polls for jobs until ~200 us have passed without one (``SPINS`` idle polls, each
-a ``pause``) and sleeps again. An isolated call never wakes it, so single predictions pay nothing
-for it; and it stops polling long before NumPy's BLAS would feel it (OpenMP's own workers spin
-for 30,000 polls after a parallel region). It is not started on a one-core machine, while
-Numba is limited to one thread (``numba.set_num_threads(1)``), with the environment variable
-``NUMDENSE_ROW_HELPER=0``, or after ``set_enabled(False)``.
+A burst of ``model(x)`` calls (a call within ``BURST_S`` of the one before) wakes it. It polls
+for jobs until ~50 us pass without one (``SPINS`` idle polls: a ``pause`` each, and a
+``sched_yield`` every eighth, so a runnable thread such as an OpenBLAS worker gets the core at
+once). Then it dozes, in 1 ms sleeps, ready to poll again when the next burst starts, and after
+~1 s of dozing it blocks on an event. Polling and dozing run in compiled code without the GIL:
+the helper takes the GIL only to start and to block.
+
+An isolated call never wakes it, so single predictions pay nothing for it. It is not started on
+a one-core machine, while Numba is limited to one thread (``numba.set_num_threads(1)``), with
+the environment variable ``NUMDENSE_ROW_HELPER=0``, or after ``set_enabled(False)``.
 """
 
 import atexit
@@ -17,9 +20,12 @@ import time
 import numba
 
 from numdense.kernels.cpu import row_split
+from numdense.kernels.cpu._sync import POSIX
 
-SPINS = 8192  # idle polls before sleeping: ~200 us on Zen 3 (25 ns a pause), ~400 us on Intel
-BURST_S = 1e-4  # a call this soon after the previous one wakes the helper
+SPINS = 512  # idle polls before dozing: ~50 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
+DOZE_US = 1000
+DOZES = 1000 if POSIX else 0  # ~1 s of dozing before blocking (Windows: no dozing)
+BURST_S = 5e-5  # a call this soon after the previous one wakes the helper
 RETRY_S = 1.0  # after a refusal (one core, one Numba thread), how long before asking again
 
 _enabled = os.environ.get("NUMDENSE_ROW_HELPER", "1") != "0"
@@ -78,14 +84,16 @@ def wake(now=None):
     if (os.cpu_count() or 1) < 2 or numba.get_num_threads() < 2:
         _retry_at = (time.perf_counter() if now is None else now) + RETRY_S
         return
-    if _thread is None:
-        with _start_lock:
-            if _thread is None:
-                thread = threading.Thread(target=_serve, name="numdense-row-helper",
-                                          daemon=True)
-                thread.start()
-                _thread = thread
-    _wake_event.set()
+    _words[row_split.WANTED] = 1  # a dozing helper polls again within ~1 ms
+    if _words[row_split.SERVING] == 0:
+        if _thread is None:
+            with _start_lock:
+                if _thread is None:
+                    thread = threading.Thread(target=_serve, name="numdense-row-helper",
+                                              daemon=True)
+                    thread.start()
+                    _thread = thread
+        _wake_event.set()
 
 
 def _serve():
@@ -94,7 +102,7 @@ def _serve():
         _wake_event.clear()
         if row_split.words[row_split.STOP]:
             return
-        row_split.serve_splits(SPINS)
+        row_split.serve_splits(SPINS, DOZE_US, DOZES)
 
 
 def _stop():

@@ -24,7 +24,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from ._atomics import compare_exchange, cpu_relax, load_acquire, store_release
+from ._sync import (compare_exchange, cpu_relax, load_acquire, sleep_microseconds,
+                    store_release, yield_cpu)
 from ._gemm import MR, flag, small_nn_depth
 from ._jit import kernel
 from ._views import _array_at, at2
@@ -38,9 +39,12 @@ BUSY = 32  # 1 while a caller owns the job slot (one job at a time)
 STOP = 40  # 1 asks the helper to return
 JOB = 48  # dtype (0 float32, 1 float64), a, b, partial-sum addresses, m, k, n, split depth
 HELPED = 56  # how many jobs the helper has run (it alone writes it)
-WORDS = 64
+WANTED = 64  # set by a caller that wants the dozing helper to poll again
+SERVING = 72  # 1 while the helper is in serve_splits (polling or dozing), not blocked in Python
+WORDS = 80
 
 MAX_ROWS = MR - 1  # the small path's row counts
+YIELD_EVERY = 8  # idle polls per sched_yield: a runnable thread waits for the core <1 us
 SPLIT_WEIGHTS = 1 << 15  # a split saves half the product and costs ~0.5 us of handshakes
 _LINE = 64
 
@@ -130,14 +134,8 @@ def _run_job(w, like):
                    at2(w[JOB + 3], m, n, like), w[JOB + 7], k_len, flag(False))
 
 
-@kernel
-def serve_splits(spins):
-    """The helper thread's loop: run the jobs ``small_nn_split`` publishes; return after
-    ``spins`` idle polls in a row (each one ``cpu_relax``) or when STOP is set."""
-    w = control_words()
-    like32 = np.empty((0, 0), dtype=np.float32)
-    like64 = np.empty((0, 0), dtype=np.float64)
-    store_release(w, POLLING, 1)
+@kernel(inline="always")
+def _poll(w, spins, like32, like64):
     idle = 0
     while idle < spins and load_acquire(w, STOP) == 0:
         job = load_acquire(w, SEQUENCE)
@@ -150,9 +148,38 @@ def serve_splits(spins):
             store_release(w, DONE, job)
             idle = 0
         else:
-            cpu_relax()
             idle += 1
-    store_release(w, POLLING, 0)
+            if idle % YIELD_EVERY == 0:
+                yield_cpu()
+            else:
+                cpu_relax()
+
+
+@kernel
+def serve_splits(spins, doze_us, dozes):
+    """The helper thread's loop, run without the GIL.
+
+    Polls for the jobs ``small_nn_split`` publishes until ``spins`` idle polls in a row (every
+    ``YIELD_EVERY``-th a ``sched_yield``, the others a ``pause``). Then dozes: sleeps ``doze_us``
+    at a time and polls again as soon as a caller sets WANTED. Returns after ``dozes`` sleeps
+    in a row without WANTED, or when STOP is set.
+    """
+    w = control_words()
+    like32 = np.empty((0, 0), dtype=np.float32)
+    like64 = np.empty((0, 0), dtype=np.float64)
+    store_release(w, SERVING, 1)
+    while load_acquire(w, STOP) == 0:
+        store_release(w, WANTED, 0)  # before POLLING: a caller that sees it 0 sets WANTED after
+        store_release(w, POLLING, 1)
+        _poll(w, spins, like32, like64)
+        store_release(w, POLLING, 0)
+        slept = 0
+        while slept < dozes and load_acquire(w, WANTED) == 0 and load_acquire(w, STOP) == 0:
+            sleep_microseconds(doze_us)
+            slept += 1
+        if load_acquire(w, WANTED) == 0:
+            break
+    store_release(w, SERVING, 0)
 
 
 def reset_words():
