@@ -1,9 +1,9 @@
 """The helper thread that lends one-sample products a second core (``kernels/cpu/row_split``).
 
 A burst of ``model(x)`` calls (a call within ``BURST_S`` of the one before) wakes it. It polls
-for jobs until ~50 us pass without one (``SPINS`` idle polls: a ``pause`` each, and a
-``sched_yield`` every eighth, so a runnable thread such as an OpenBLAS worker gets the core at
-once). Then it dozes, in 1 ms sleeps, ready to poll again when the next burst starts, and after
+for jobs until ~60 us pass without one (``SPINS`` idle polls: a ``pause`` each, and after the
+first ~13 us a ``sched_yield`` every eighth, so a runnable thread such as an OpenBLAS worker gets
+the core at once). Then it dozes, in 1 ms sleeps, ready to poll again when the next burst starts, and after
 ~1 s of dozing it blocks on an event. Polling and dozing run in compiled code without the GIL:
 the helper takes the GIL only to start and to block.
 
@@ -22,7 +22,7 @@ import numba
 from numdense.kernels.cpu import row_split
 from numdense.kernels.cpu._sync import POSIX
 
-SPINS = 512  # idle polls before dozing: ~50 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
+SPINS = 1024  # idle polls before dozing: ~60 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
 DOZE_US = 1000
 DOZES = 1000 if POSIX else 0  # ~1 s of dozing before blocking (Windows: no dozing)
 BURST_S = 5e-5  # a call this soon after the previous one wakes the helper
