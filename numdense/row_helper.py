@@ -3,13 +3,15 @@
 A burst of ``model(x)`` calls (a call within ``BURST_S`` of the one before) wakes it. It polls
 for jobs until ~60 us pass without one (``SPINS`` idle polls: a ``pause`` each, and after the
 first ~13 us a ``sched_yield`` every eighth, so a runnable thread such as an OpenBLAS worker gets
-the core at once). Then it dozes, in 1 ms sleeps, ready to poll again when the next burst starts, and after
-~1 s of dozing it blocks on an event. Polling and dozing run in compiled code without the GIL:
-the helper takes the GIL only to start and to block.
+the core at once). Then it sleeps, 1 ms at a time for ~1 s and 20 ms at a time after that, and
+polls again when the next burst starts (a call sets a word in the control block; the helper
+sees it when its sleep ends). The thread stays in compiled code without the GIL from its start
+until it is stopped, so waking it never waits for the GIL.
 
-An isolated call never wakes it, so single predictions pay nothing for it. It is not started on
-a one-core machine, while Numba is limited to one thread (``numba.set_num_threads(1)``), with
-the environment variable ``NUMDENSE_ROW_HELPER=0``, or after ``set_enabled(False)``.
+An isolated call never wakes it, so single predictions pay nothing for it. It is started on
+the first burst; not on Windows, on a one-core machine, while Numba is limited to one thread
+(``numba.set_num_threads(1)``), with the environment variable ``NUMDENSE_ROW_HELPER=0``, or
+after ``set_enabled(False)``.
 """
 
 import atexit
@@ -22,15 +24,15 @@ import numba
 from numdense.kernels.cpu import row_split
 from numdense.kernels.cpu._sync import POSIX
 
-SPINS = 1024  # idle polls before dozing: ~60 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
-DOZE_US = 1000
-DOZES = 1000 if POSIX else 0  # ~1 s of dozing before blocking (Windows: no dozing)
+SPINS = 1024  # idle polls before sleeping: ~60 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
+DOZE_US = 1000  # the first sleeps: a burst after a short pause gets the helper back within ~1 ms
+DOZES = 1000
+SLEEP_US = 20000  # then 50 wake-ups a second at most
 BURST_S = 5e-5  # a call this soon after the previous one wakes the helper
 RETRY_S = 1.0  # after a refusal (one core, one Numba thread), how long before asking again
 
 _enabled = os.environ.get("NUMDENSE_ROW_HELPER", "1") != "0"
 _thread = None
-_wake_event = threading.Event()
 _start_lock = threading.Lock()
 _last_call = -1.0
 _retry_at = -1.0
@@ -75,34 +77,35 @@ def note_call():
 
 
 def wake(now=None):
-    """Start the helper (once) and let it poll for jobs, if it is allowed to: not on one core,
-    nor while Numba runs on one thread (``numba.get_num_threads()``, asked at most once in
-    ``RETRY_S`` after a refusal: it costs ~1 us)."""
-    global _thread, _retry_at
+    """Get the helper polling: ask the running helper, or start it (once), if it is allowed to
+    run: not on Windows, on one core, nor while Numba runs on one thread
+    (``numba.get_num_threads()``, asked at most once in ``RETRY_S`` after a refusal: it costs
+    ~1 us)."""
+    global _retry_at
     if not _enabled:
         return
-    if (os.cpu_count() or 1) < 2 or numba.get_num_threads() < 2:
+    if _words[row_split.SERVING]:
+        _words[row_split.WANTED] = 1  # seen when the helper's current sleep ends
+        return
+    if _thread is not None:  # starting (or its start failed: then no helper in this process)
+        return
+    if not POSIX or (os.cpu_count() or 1) < 2 or numba.get_num_threads() < 2:
         _retry_at = (time.perf_counter() if now is None else now) + RETRY_S
         return
-    _words[row_split.WANTED] = 1  # a dozing helper polls again within ~1 ms
-    if _words[row_split.SERVING] == 0:
+    _start()
+
+
+def _start():
+    global _thread
+    with _start_lock:
         if _thread is None:
-            with _start_lock:
-                if _thread is None:
-                    thread = threading.Thread(target=_serve, name="numdense-row-helper",
-                                              daemon=True)
-                    thread.start()
-                    _thread = thread
-        _wake_event.set()
+            thread = threading.Thread(target=_serve, name="numdense-row-helper", daemon=True)
+            thread.start()
+            _thread = thread
 
 
 def _serve():
-    while True:
-        _wake_event.wait()
-        _wake_event.clear()
-        if row_split.words[row_split.STOP]:
-            return
-        row_split.serve_splits(SPINS, DOZE_US, DOZES)
+    row_split.serve_splits(SPINS, DOZE_US, DOZES, SLEEP_US)
 
 
 def _stop():
@@ -114,7 +117,6 @@ def _stop():
         if thread is None:
             return
         row_split.words[row_split.STOP] = 1
-        _wake_event.set()
         thread.join(timeout=1.0)
         if not thread.is_alive():
             _thread = None
@@ -122,9 +124,8 @@ def _stop():
 
 
 def _after_fork_in_child():
-    global _thread, _wake_event, _last_call, _retry_at
+    global _thread, _last_call, _retry_at
     _thread = None
-    _wake_event = threading.Event()
     _last_call = _retry_at = -1.0
     row_split.reset_words()
 

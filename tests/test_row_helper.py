@@ -14,6 +14,9 @@ import pytest
 import numdense as nd
 from numdense import row_helper
 from numdense.kernels.cpu import row_split
+from numdense.kernels.cpu._sync import POSIX
+
+posix_only = pytest.mark.skipif(not POSIX, reason="the helper runs where usleep exists")
 
 
 def _mlp(seed=0):
@@ -37,6 +40,7 @@ def _burst(model, x, calls=2000):
     return outs
 
 
+@posix_only
 def test_a_burst_of_calls_wakes_the_helper_and_keeps_the_bits(fresh_helper):
     model = _mlp()
     x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
@@ -110,12 +114,12 @@ def test_the_environment_variable_forbids_it():
     assert "enabled False thread None" in result.stdout
 
 
+@posix_only
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_computes_without_its_parents_helper():
     result = _run("""
         import os, numpy as np, numdense as nd
         from numdense import row_helper
-        from numdense.kernels.cpu import row_split
         nd.utils.set_random_seed(0)
         m = nd.Sequential([nd.Input((784,)), nd.layers.Dense(128), nd.layers.Dense(10)])
         x = np.random.default_rng(0).random((1, 784), dtype=np.float32)

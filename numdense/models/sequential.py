@@ -164,9 +164,9 @@ class Sequential(Model):
         """``(dtype, input width, output width, table, arrays, splits)`` for
         ``sequential_forward`` when the model is a built stack of Dense (and inference-time
         Dropout) layers with builtin activations, else None; ``splits``: whether a one-sample
-        call has a product worth the row helper's second core. Rebuilt after any change of ``Layer.structure_version`` (new
-        weights, a new activation, a layer added or removed); the cache keeps the arrays that
-        the table addresses alive."""
+        call has a product worth the row helper's second core. Rebuilt after any change of
+        ``Layer.structure_version`` (new weights, a new activation, a layer added or removed);
+        the cache keeps the arrays that the table addresses alive."""
         cached = self._inference_cache
         if cached[0] != Layer.structure_version:
             cached = self._inference_cache = (Layer.structure_version,

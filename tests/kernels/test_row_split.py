@@ -94,16 +94,18 @@ _WATCHABLE_SPINS = 1 << 16
 
 
 def _woken():
-    """Wake the helper and see it poll: it polls for only ~0.2 ms without jobs, so look without
-    sleeping in between."""
+    """Wake the helper and see it poll: it polls only for a short window without jobs, so look
+    without sleeping in between."""
     row_helper.wake()
     return _wait_for(row_helper.is_polling, pause=0)
 
 
 @pytest.fixture
 def polling_helper(monkeypatch):
-    """A helper that keeps polling through the test's Python between jobs (a fresh helper
-    thread, with an idle window of ~0.4 s instead of ~50 us)."""
+    if not POSIX:
+        pytest.skip("the helper runs where usleep exists")
+    # A fresh helper thread that keeps polling through the test's Python between jobs: an idle
+    # window of ~0.4 s instead of ~60 us.
     row_helper.set_enabled(False)
     monkeypatch.setattr(row_helper, "SPINS", 1 << 22)
     row_helper.set_enabled(True)
@@ -175,30 +177,31 @@ def _fresh_helper(monkeypatch, **settings):
     row_helper.set_enabled(True)
 
 
-@pytest.mark.skipif(not POSIX, reason="the helper dozes only where usleep exists")
-def test_an_idle_helper_dozes_and_a_caller_gets_it_polling_again(monkeypatch):
-    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS, DOZES=1 << 30)
-    try:
-        assert _woken()
-        assert _wait_for(lambda: not row_helper.is_polling(), seconds=5.0)
-        assert row_split.words[row_split.SERVING] == 1  # dozing in compiled code
-        row_helper.wake()  # sets WANTED; no event needed
-        assert not row_helper._wake_event.is_set()
-        assert _wait_for(row_helper.is_polling, seconds=5.0, pause=0)
-    finally:
-        row_helper.set_enabled(False)
-        row_helper.set_enabled(True)
+posix_only = pytest.mark.skipif(not POSIX, reason="the helper runs where usleep exists")
 
 
-def test_an_idle_helper_ends_up_blocked_outside_compiled_code(monkeypatch):
-    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS, DOZES=5 if POSIX else 0)
+@posix_only
+def test_an_idle_helper_sleeps_and_a_caller_gets_it_polling_again(monkeypatch):
+    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS)
     assert _woken()
-    assert _wait_for(lambda: row_split.words[row_split.SERVING] == 0, seconds=5.0)
-    assert not row_helper.is_polling()
-    assert row_helper._thread is not None and row_helper._thread.is_alive()  # blocked, not gone
-    assert _woken()  # and the event brings it back
+    assert _wait_for(lambda: not row_helper.is_polling(), seconds=5.0)
+    assert row_split.words[row_split.SERVING] == 1  # asleep in compiled code
+    row_helper.wake()  # sets WANTED
+    assert row_split.words[row_split.WANTED] == 1
+    assert _wait_for(row_helper.is_polling, seconds=5.0, pause=0)
 
 
+@posix_only
+def test_a_helper_in_its_long_sleeps_still_comes_back(monkeypatch):
+    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS, DOZES=0, SLEEP_US=50000)
+    assert _woken()
+    assert _wait_for(lambda: not row_helper.is_polling(), seconds=5.0)
+    time.sleep(0.12)  # in the 50 ms sleeps now
+    assert row_split.words[row_split.SERVING] == 1 and row_helper._thread.is_alive()
+    assert _woken()
+
+
+@posix_only
 def test_disabling_ends_the_helper_thread(monkeypatch):
     _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS)
     assert _woken()

@@ -3,9 +3,9 @@ the second, and the caller adds the two.
 
 ``model(x)`` for one sample is a GEMV that streams the first layer's kernel from L2 (784 x 128
 float32: 401 KB, ~5 us on one core). A parallel region costs more than the half it would save,
-so a helper thread (``numdense.row_helper``) polls a control block for ~100 us after it is
-woken, and a caller hands it the second half of the kernel's rows. (Halves of the columns were
-tried first: a core streams half of every row at little more than half its full rate.)
+so during a burst of calls a helper thread (``numdense.row_helper``) polls a control block, and
+a caller hands it the second half of the kernel's rows. (Halves of the columns were tried first:
+a core streams half of every row at little more than half its full rate.)
 
 The result does not depend on who computed what: every product of these shapes is the sum of the
 two halves, each in ``small_nn``'s order, whether the helper took its half or not. A job nobody
@@ -40,7 +40,7 @@ STOP = 40  # 1 asks the helper to return
 JOB = 48  # dtype (0 float32, 1 float64), a, b, partial-sum addresses, m, k, n, split depth
 HELPED = 56  # how many jobs the helper has run (it alone writes it)
 WANTED = 64  # set by a caller that wants the dozing helper to poll again
-SERVING = 72  # 1 while the helper is in serve_splits (polling or dozing), not blocked in Python
+SERVING = 72  # 1 while the helper is in serve_splits (polling or sleeping)
 WORDS = 80
 
 MAX_ROWS = MR - 1  # the small path's row counts
@@ -49,6 +49,7 @@ MAX_ROWS = MR - 1  # the small path's row counts
 # runnable thread (an OpenBLAS worker) waits for the core less than a microsecond.
 EAGER_POLLS = 512
 YIELD_EVERY = 8
+YIELD_EVERY_WAITING = 64  # a caller waiting for the helper's half yields every ~1.6 us
 SPLIT_WEIGHTS = 1 << 15  # a split saves half the product and costs ~0.5 us of handshakes
 _LINE = 64
 
@@ -120,8 +121,15 @@ def small_nn_split(a, b, out):
         if compare_exchange(w, CLAIMED, job - 1, job):  # the helper never took it
             small_nn_depth(a, b, second, k0, k_len, flag(False))
         else:
+            waited = 0
             while load_acquire(w, DONE) != job:
-                cpu_relax()
+                # The helper took the job; if it shares this core (the scheduler may put both
+                # threads on one), it can only finish once this thread lets it run.
+                waited += 1
+                if waited % YIELD_EVERY_WAITING == 0:
+                    yield_cpu()
+                else:
+                    cpu_relax()
         store_release(w, BUSY, 0)
     else:
         small_nn_depth(a, b, out, 0, k0, flag(False))
@@ -160,13 +168,13 @@ def _poll(w, spins, like32, like64):
 
 
 @kernel
-def serve_splits(spins, doze_us, dozes):
-    """The helper thread's loop, run without the GIL.
+def serve_splits(spins, doze_us, dozes, sleep_us):
+    """The helper thread's loop, run without the GIL until STOP is set.
 
     Polls for the jobs ``small_nn_split`` publishes until ``spins`` idle polls in a row (a
-    ``pause`` each; past ``EAGER_POLLS``, every ``YIELD_EVERY``-th a ``sched_yield``). Then dozes: sleeps ``doze_us``
-    at a time and polls again as soon as a caller sets WANTED. Returns after ``dozes`` sleeps
-    in a row without WANTED, or when STOP is set.
+    ``pause`` each; past ``EAGER_POLLS``, every ``YIELD_EVERY``-th a ``sched_yield``). Then
+    dozes: sleeps ``doze_us`` at a time, ``dozes`` times, then ``sleep_us`` at a time, and
+    polls again as soon as a caller sets WANTED.
     """
     w = control_words()
     like32 = np.empty((0, 0), dtype=np.float32)
@@ -178,15 +186,12 @@ def serve_splits(spins, doze_us, dozes):
         _poll(w, spins, like32, like64)
         store_release(w, POLLING, 0)
         slept = 0
-        while slept < dozes and load_acquire(w, WANTED) == 0 and load_acquire(w, STOP) == 0:
-            sleep_microseconds(doze_us)
+        while load_acquire(w, WANTED) == 0 and load_acquire(w, STOP) == 0:
+            sleep_microseconds(doze_us if slept < dozes else sleep_us)
             slept += 1
-        if load_acquire(w, WANTED) == 0:
-            break
     store_release(w, SERVING, 0)
 
 
 def reset_words():
     """Zero the control block (a forked child: no helper, no job in flight)."""
     words[:] = 0
-
