@@ -3,8 +3,6 @@
 import numpy as np
 
 from numdense import activations, row_helper
-from numdense.kernels.cpu.row_split import MAX_ROWS as _SPLIT_ROWS
-from numdense.kernels.cpu.row_split import POLLING as _POLLING
 from numdense.kernels.cpu.row_split import worth_splitting
 from numdense.kernels.cpu.sequential import forward_plan, sequential_forward
 from numdense.layers import deserialize as deserialize_layer
@@ -18,7 +16,6 @@ from numdense.models.model import Model
 
 _PREDICT_ROWS = 4096  # rows of one compiled predict call at most
 _PREDICT_ELEMENTS = 1 << 20  # and of the widest layer's output at most
-_helper_polling = row_helper.polling_words()
 
 
 class Sequential(Model):
@@ -161,12 +158,11 @@ class Sequential(Model):
     _inference_cache = (-1, None)
 
     def _inference_plan(self):
-        """``(dtype, input width, output width, table, arrays, splits)`` for
-        ``sequential_forward`` when the model is a built stack of Dense (and inference-time
-        Dropout) layers with builtin activations, else None; ``splits``: whether a one-sample
-        call has a product worth the row helper's second core. Rebuilt after any change of
-        ``Layer.structure_version`` (new weights, a new activation, a layer added or removed);
-        the cache keeps the arrays that the table addresses alive."""
+        """``(dtype, input width, output width, table, arrays)`` for ``sequential_forward`` when
+        the model is a built stack of Dense (and inference-time Dropout) layers with builtin
+        activations, else None. Rebuilt after any change of ``Layer.structure_version`` (new
+        weights, a new activation, a layer added or removed); the cache keeps the arrays that
+        the table addresses alive."""
         cached = self._inference_cache
         if cached[0] != Layer.structure_version:
             cached = self._inference_cache = (Layer.structure_version,
@@ -210,8 +206,9 @@ class Sequential(Model):
         bs = [l.bias.value if l.bias is not None else np.empty(0, self.dtype) for l, _ in layers]
         plan = forward_plan(ws, bs, [spec[0] for _, spec in layers],
                             [spec[1:] for _, spec in layers])
-        splits = any(worth_splitting(1, w.shape[1], w.shape[0]) for w in ws)
-        return np.dtype(self.dtype), ws[0].shape[0], ws[-1].shape[1], plan, ws + bs, splits
+        if any(worth_splitting(1, w.shape[1], w.shape[0]) for w in ws):
+            row_helper.start()  # one-sample calls can use a second core
+        return np.dtype(self.dtype), ws[0].shape[0], ws[-1].shape[1], plan, ws + bs
 
     def _device_call(self, inputs, training):
         """A model on the GPU: the batch is copied to the device once, every layer runs there,
@@ -236,8 +233,6 @@ class Sequential(Model):
             shape = inputs.shape
             if (plan is not None and inputs.dtype is plan[0] and len(shape) == 2
                     and shape[1] == plan[1] and inputs.flags.c_contiguous):
-                if plan[5] and shape[0] <= _SPLIT_ROWS and not _helper_polling[_POLLING]:
-                    row_helper.note_call()
                 out = np.empty((shape[0], plan[2]), plan[0])
                 sequential_forward(inputs, out, plan[3])
                 return out

@@ -5,7 +5,7 @@ Numba has no atomics on the CPU, and it may keep a plain load out of a polling l
 intrinsics emit LLVM's atomic load, store and compare-and-swap on one item of a C-contiguous
 int64 array, with acquire/release ordering, so that what a thread wrote before a release store
 is visible to the thread whose acquire load sees that store. The waits (``cpu_relax``,
-``yield_cpu``, ``sleep_microseconds``) hold no lock and no GIL.
+``yield_cpu``, ``sleep_microseconds``) hold no lock and no GIL; ``time_stamp`` reads the TSC.
 """
 
 import llvmlite.binding as llvm
@@ -16,7 +16,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
 _TRIPLE = llvm.get_process_triple()
-_X86 = _TRIPLE.split("-")[0] in ("x86_64", "i386", "i686")
+X86 = _TRIPLE.split("-")[0] in ("x86_64", "i386", "i686")
 POSIX = "windows" not in _TRIPLE and "win32" not in _TRIPLE  # sched_yield and usleep exist
 
 
@@ -83,7 +83,7 @@ def cpu_relax(typingctx):
     elsewhere."""
 
     def codegen(context, builder, sig, args):
-        if _X86:
+        if X86:
             fn = builder.module.declare_intrinsic(
                 "llvm.x86.sse2.pause", [], ir.FunctionType(ir.VoidType(), []))
             builder.call(fn, [])
@@ -129,3 +129,19 @@ def _libc(module, name, arg_types):
     if fn is None:
         fn = ir.Function(module, ir.FunctionType(ir.IntType(32), arg_types), name)
     return fn
+
+
+@intrinsic
+def time_stamp(typingctx):
+    """The x86 time-stamp counter (``rdtsc``: a constant rate near the nominal clock on current
+    cores, ~10 ns to read) as an int64; 0 on other targets, whose ``llvm.readcyclecounter``
+    may trap in user mode."""
+
+    def codegen(context, builder, sig, args):
+        if not X86:
+            return context.get_constant(types.int64, 0)
+        fn = builder.module.declare_intrinsic(
+            "llvm.readcyclecounter", [], ir.FunctionType(ir.IntType(64), []))
+        return builder.call(fn, [])
+
+    return types.int64(), codegen

@@ -24,8 +24,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from ._sync import (compare_exchange, cpu_relax, load_acquire, sleep_microseconds,
-                    store_release, yield_cpu)
+from ._sync import (POSIX, X86, compare_exchange, cpu_relax, load_acquire, sleep_microseconds,
+                    store_release, time_stamp, yield_cpu)
 from ._gemm import MR, flag, small_nn_depth
 from ._jit import kernel
 from ._views import _array_at, at2
@@ -39,9 +39,13 @@ BUSY = 32  # 1 while a caller owns the job slot (one job at a time)
 STOP = 40  # 1 asks the helper to return
 JOB = 48  # dtype (0 float32, 1 float64), a, b, partial-sum addresses, m, k, n, split depth
 HELPED = 56  # how many jobs the helper has run (it alone writes it)
-WANTED = 64  # set by a caller that wants the dozing helper to poll again
+WANTED = 64  # set by a caller that wants the sleeping helper to poll again
 SERVING = 72  # 1 while the helper is in serve_splits (polling or sleeping)
-WORDS = 80
+LAST_CALL = 80  # the time stamp of the last small_nn_split call
+WORDS = 88
+
+HELPER_PLATFORM = POSIX and X86  # usleep to sleep, the TSC to see a burst
+BURST_TICKS = 150_000  # calls this close (~50 us at 3 GHz) make a burst that wakes the helper
 
 MAX_ROWS = MR - 1  # the small path's row counts
 # The first idle polls only pause (~13 us on Zen 3): the gaps inside a burst of calls are shorter,
@@ -97,7 +101,8 @@ def split_depth(k_len):
 def small_nn_split(a, b, out):
     """out = a[:, :k0] @ b[:k0] + a[:, k0:] @ b[k0:] with k0 = ``split_depth(K)``, each term in
     ``small_nn``'s order; the second term on the helper thread if it is polling and the job slot
-    is free, else on this thread (the same bits either way).
+    is free, else on this thread (the same bits either way). A call within ``BURST_TICKS`` of
+    the previous one wakes a sleeping helper.
 
     a (M, K), b (K, N), out (M, N): C-contiguous, one float dtype, out not overlapping a or b.
     """
@@ -106,7 +111,13 @@ def small_nn_split(a, b, out):
     n = b.shape[1]
     k0 = split_depth(k_len)
     second = np.empty((m, n), dtype=out.dtype)
-    if load_acquire(w, POLLING) != 0 and compare_exchange(w, BUSY, 0, 1):
+    now = time_stamp()
+    last = w[LAST_CALL]
+    w[LAST_CALL] = now  # callers on other threads may race here: it only times bursts
+    polling = load_acquire(w, POLLING) != 0
+    if not polling and now - last < BURST_TICKS and load_acquire(w, SERVING) != 0:
+        store_release(w, WANTED, 1)  # a burst: the sleeping helper polls from its next wake-up
+    if polling and compare_exchange(w, BUSY, 0, 1):
         w[JOB] = 0 if out.itemsize == 4 else 1
         w[JOB + 1] = a.ctypes.data
         w[JOB + 2] = b.ctypes.data
