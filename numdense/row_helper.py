@@ -2,12 +2,12 @@
 
 It is started when a model first plans a one-sample forward with a product worth splitting
 (``Sequential``'s inference plan). From then on it lives in compiled code without the GIL until
-it is stopped. It sleeps (1 ms at a time for ~1 s, 20 ms at a time after that) until a burst of
-products wakes it: the product kernel itself sets a word in the control block when a call comes
-within ~50 us of the one before, so ``model(x)`` spends no Python on it and an isolated call
-never wakes it. Awake, it polls for jobs until ~60 us pass without one (``SPINS`` idle polls: a
-``pause`` each, and after the first ~13 us a ``sched_yield`` every eighth, so a runnable thread
-such as an OpenBLAS worker gets the core at once), then sleeps again.
+it is stopped. It sleeps (0.2 ms at a time for ~0.25 s, 0.1 s at a time after that) until calls
+come in a burst: the product kernel itself sets a word in the control block when a call comes
+within ~0.25 ms of the one before, so ``model(x)`` spends no Python on it and an isolated call
+never wakes it. Awake, it polls for jobs until ~0.25 ms pass without one (``SPINS`` idle polls:
+a ``pause`` each, and after the first ~13 us a ``sched_yield`` every eighth, so that a runnable
+thread such as an OpenBLAS worker gets the core at once), then sleeps again.
 
 It runs on x86-64 POSIX systems (the kernel times bursts with the TSC and sleeps with
 ``usleep``) with two or more cores, unless Numba is limited to one thread when it would start
@@ -24,10 +24,10 @@ import numba
 
 from numdense.kernels.cpu import row_split
 
-SPINS = 1024  # idle polls before sleeping: ~60 us on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
-DOZE_US = 1000  # the first sleeps: a burst after a short pause gets the helper back within ~1 ms
-DOZES = 1000
-SLEEP_US = 20000  # then 50 wake-ups a second at most
+SPINS = 3072  # idle polls before sleeping: ~0.25 ms on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
+DOZE_US = 200  # the first sleeps: a burst after a short pause gets the helper back within ~0.2 ms
+DOZES = 1250
+SLEEP_US = 100_000  # then 10 wake-ups a second: after a long pause, help comes within ~0.1 s
 
 _enabled = os.environ.get("NUMDENSE_ROW_HELPER", "1") != "0"
 _requested = False  # whether a model has asked for the helper (set_enabled(True) restarts it)

@@ -45,7 +45,7 @@ LAST_CALL = 80  # the time stamp of the last small_nn_split call
 WORDS = 88
 
 HELPER_PLATFORM = POSIX and X86  # usleep to sleep, the TSC to see a burst
-BURST_TICKS = 150_000  # calls this close (~50 us at 3 GHz) make a burst that wakes the helper
+BURST_TICKS = 750_000  # calls this close (0.25 ms at 3 GHz) make a burst that wakes the helper
 
 MAX_ROWS = MR - 1  # the small path's row counts
 # The first idle polls only pause (~13 us on Zen 3): the gaps inside a burst of calls are shorter,
