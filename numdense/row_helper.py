@@ -2,18 +2,18 @@
 
 It is started when a model first plans a one-sample forward with a product worth splitting
 (``Sequential``'s inference plan). From then on it lives in compiled code without the GIL until
-it is stopped. It sleeps (0.2 ms at a time for ~0.25 s, 0.1 s at a time after that) until calls
-come in a burst: the product kernel itself sets a word in the control block when a call comes
-within ~0.25 ms of the one before, so ``model(x)`` spends no Python on it and an isolated call
-never wakes it. Awake, it polls for jobs until ~0.25 ms pass without one (``SPINS`` idle polls:
-a ``pause`` each, and after the first ~13 us a ``sched_yield`` every eighth, so that a runnable
-thread such as an OpenBLAS worker gets the core at once), then sleeps again.
+it is stopped, blocked on a condition variable until calls come in a burst: the product kernel
+itself sees a call within ~0.25 ms of the one before and signals it, so ``model(x)`` spends no
+Python on it and an isolated call never wakes it. Awake, it polls for jobs until
+~0.25 ms pass without one (``POLL_TICKS``; a ``pause`` per poll, and after the first ~13 us a
+``sched_yield`` every eighth, so that a runnable thread such as an OpenBLAS worker gets the core
+at once), then blocks again. Blocked, it costs nothing: no timer, no wake-ups.
 
-It runs on x86-64 POSIX systems (the kernel times bursts with the TSC and sleeps with
-``usleep``) with two or more cores, unless Numba is limited to one thread when it would start
-(``numba.set_num_threads(1)``), the environment variable ``NUMDENSE_ROW_HELPER=0`` is set, or
-``set_enabled(False)`` is called. Without it the same products run on the caller's thread, with
-the same bits.
+It runs on x86-64 Linux (the kernel times bursts with the TSC; when the scheduler leaves it on
+the caller's CPU, it moves itself off with ``sched_setaffinity``) with two or more cores,
+unless Numba is limited to one thread when it would start (``numba.set_num_threads(1)``), the
+environment variable ``NUMDENSE_ROW_HELPER=0`` is set, or ``set_enabled(False)`` is called.
+Without it the same products run on the caller's thread, with the same bits.
 """
 
 import atexit
@@ -24,10 +24,7 @@ import numba
 
 from numdense.kernels.cpu import row_split
 
-SPINS = 3072  # idle polls before sleeping: ~0.25 ms on Zen 3 (a pause ~25 ns, a sched_yield ~0.6 us)
-DOZE_US = 200  # the first sleeps: a burst after a short pause gets the helper back within ~0.2 ms
-DOZES = 1250
-SLEEP_US = 100_000  # then 10 wake-ups a second: after a long pause, help comes within ~0.1 s
+POLL_TICKS = 750_000  # how long it polls without a job: TSC ticks, 0.25 ms at 3 GHz
 
 _enabled = os.environ.get("NUMDENSE_ROW_HELPER", "1") != "0"
 _requested = False  # whether a model has asked for the helper (set_enabled(True) restarts it)
@@ -37,7 +34,7 @@ _words = memoryview(row_split.words)  # a Python int per read, ~30 ns
 
 
 def supported():
-    """Whether this process can run the helper at all: x86-64 POSIX, two or more cores."""
+    """Whether this process can run the helper at all: x86-64 Linux, two or more cores."""
     return row_split.HELPER_PLATFORM and (os.cpu_count() or 1) >= 2
 
 
@@ -59,7 +56,7 @@ def set_enabled(value):
 
 
 def is_running():
-    """Whether the helper thread is in its loop (polling or asleep)."""
+    """Whether the helper thread is in its loop (polling or blocked)."""
     return _words[row_split.SERVING] != 0
 
 
@@ -83,20 +80,31 @@ def wake():
     """Start the helper if needed and get it polling (the product kernel does this by itself
     during a burst of calls)."""
     start()
-    _words[row_split.WANTED] = 1  # seen when the helper's current sleep ends
+    row_split.wake_helper()
 
 
 def _start():
     global _thread
     with _start_lock:
         if _thread is None:
+            row_split.init_blocking()
+            row_split.words[row_split.ALLOWED_CPUS:row_split.ALLOWED_CPUS + 16] = _cpu_mask()
             thread = threading.Thread(target=_serve, name="numdense-row-helper", daemon=True)
             thread.start()
             _thread = thread
 
 
+def _cpu_mask():
+    """The CPUs this process may run on, as the 16 int64 words of a ``cpu_set_t``."""
+    mask = [0] * 16
+    for cpu in os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ():
+        if cpu < 1024:
+            mask[cpu // 64] |= 1 << (cpu % 64)
+    return [m - (1 << 64) if m >= 1 << 63 else m for m in mask]
+
+
 def _serve():
-    row_split.serve_splits(SPINS, DOZE_US, DOZES, SLEEP_US)
+    row_split.serve_splits(POLL_TICKS)
 
 
 def _stop():
@@ -108,6 +116,7 @@ def _stop():
         if thread is None:
             return
         row_split.words[row_split.STOP] = 1
+        row_split.wake_helper()
         thread.join(timeout=1.0)
         if not thread.is_alive():
             _thread = None
@@ -116,7 +125,7 @@ def _stop():
 
 def _after_fork_in_child():
     # The child has no helper thread; its products run on the caller until a model plans
-    # again or set_enabled(True) is called.
+    # again or set_enabled(True) is called (which initialises its own mutex and condition).
     global _thread
     _thread = None
     row_split.reset_words()

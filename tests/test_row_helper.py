@@ -14,9 +14,9 @@ import pytest
 import numdense as nd
 from numdense import row_helper
 from numdense.kernels.cpu import row_split
-from numdense.kernels.cpu._sync import POSIX
 
-posix_only = pytest.mark.skipif(not POSIX, reason="the helper runs where usleep exists")
+posix_only = pytest.mark.skipif(not row_split.HELPER_PLATFORM,
+                                reason="the helper runs on x86-64 POSIX systems")
 
 
 def _mlp(seed=0):

@@ -9,8 +9,10 @@ from numba import njit
 
 from numdense import row_helper
 from numdense.kernels.cpu import row_split
-from numdense.kernels.cpu._sync import (POSIX, compare_exchange, cpu_relax, load_acquire,
-                                        sleep_microseconds, store_release, yield_cpu)
+from numdense.kernels.cpu._sync import (LINUX, PTHREAD_BYTES, POSIX, compare_exchange,
+                                        cond_signal, cond_wait, cpu_relax, current_cpu,
+                                        load_acquire, mutex_lock, mutex_unlock, pthread_init,
+                                        set_thread_affinity, store_release, yield_cpu)
 from numdense.kernels.cpu._gemm import small_nn, small_nn_depth
 from numdense.kernels.cpu.row_split import small_nn_split, split_depth, worth_splitting
 
@@ -34,18 +36,71 @@ def test_atomic_load_store_and_compare_exchange():
     assert words.tolist() == [0, 7, 0, 0]
 
 
+@njit(nogil=True)
+def _wait_for_flag(words, mutex, cond):
+    mutex_lock(mutex)
+    while load_acquire(words, 0) == 0:
+        cond_wait(cond, mutex)
+    mutex_unlock(mutex)
+    store_release(words, 1, 1)
+
+
 @njit
-def _waits(microseconds):
+def _raise_flag(words, mutex, cond):
     yield_cpu()
-    sleep_microseconds(microseconds)
+    mutex_lock(mutex)
+    store_release(words, 0, 1)
+    cond_signal(cond)
+    mutex_unlock(mutex)
 
 
-@pytest.mark.skipif(not POSIX, reason="sched_yield and usleep")
-def test_the_waits_yield_and_sleep():
-    _waits(0)
-    start = time.perf_counter()
-    _waits(20000)
-    assert time.perf_counter() - start >= 0.019
+@njit
+def _init(mutex, cond):
+    pthread_init(mutex, cond)
+
+
+@pytest.mark.skipif(not POSIX, reason="pthreads")
+def test_a_thread_blocked_on_the_condition_wakes_when_signalled():
+    memory = np.zeros(2 * PTHREAD_BYTES, np.uint8)
+    mutex, cond = memory.ctypes.data, memory.ctypes.data + PTHREAD_BYTES
+    _init(mutex, cond)
+    words = np.zeros(2, np.int64)
+    waiter = threading.Thread(target=_wait_for_flag, args=(words, mutex, cond))
+    waiter.start()
+    time.sleep(0.05)
+    assert words[1] == 0 and waiter.is_alive()  # blocked
+    _raise_flag(words, mutex, cond)
+    waiter.join(timeout=10)
+    assert not waiter.is_alive() and words.tolist() == [1, 1]
+
+
+@njit(nogil=True)
+def _pin_and_report(words):
+    words[16] = set_thread_affinity(words, 0)
+    for _ in range(1000):
+        yield_cpu()
+    words[17] = current_cpu()
+
+
+@pytest.mark.skipif(not LINUX, reason="sched_getcpu and sched_setaffinity")
+def test_a_thread_pins_itself_and_sees_its_cpu():
+    import os
+
+    allowed = sorted(os.sched_getaffinity(0))
+    assert current_cpu_from_python() in allowed
+    target = allowed[-1]
+    words = np.zeros(18, np.int64)
+    words[target // 64] = 1 << (target % 64)
+    thread = threading.Thread(target=_pin_and_report, args=(words,))
+    thread.start()
+    thread.join()
+    assert words[16] == 0 and words[17] == target
+    assert sorted(os.sched_getaffinity(0)) == allowed  # the caller's own set is untouched
+
+
+@njit
+def current_cpu_from_python():
+    return current_cpu()
 
 
 def _operands(m, k, n, dtype, seed=0):
@@ -89,8 +144,8 @@ def _wait_for(condition, seconds=20.0, pause=0.001):
     return True
 
 
-# Idle polls in a window a test can see even on a loaded machine (~6 ms instead of ~50 us).
-_WATCHABLE_SPINS = 1 << 16
+# A polling window a test can see even on a loaded machine (~7 ms instead of ~0.25 ms).
+_WATCHABLE_TICKS = 1 << 24
 
 
 def _woken():
@@ -102,12 +157,12 @@ def _woken():
 
 @pytest.fixture
 def polling_helper(monkeypatch):
-    if not POSIX:
-        pytest.skip("the helper runs where usleep exists")
+    if not row_split.HELPER_PLATFORM:
+        pytest.skip("the helper runs on x86-64 POSIX systems")
     # A fresh helper thread that keeps polling through the test's Python between jobs: an idle
-    # window of ~0.4 s instead of ~60 us.
+    # window of ~0.4 s instead of ~0.25 ms.
     row_helper.set_enabled(False)
-    monkeypatch.setattr(row_helper, "SPINS", 1 << 22)
+    monkeypatch.setattr(row_helper, "POLL_TICKS", 1 << 30)
     row_helper.set_enabled(True)
     assert _woken(), "the helper never started polling"
     yield
@@ -177,33 +232,25 @@ def _fresh_helper(monkeypatch, **settings):
     row_helper.set_enabled(True)
 
 
-posix_only = pytest.mark.skipif(not POSIX, reason="the helper runs where usleep exists")
+posix_only = pytest.mark.skipif(not row_split.HELPER_PLATFORM,
+                                reason="the helper runs on x86-64 POSIX systems")
 
 
 @posix_only
-def test_an_idle_helper_sleeps_and_a_caller_gets_it_polling_again(monkeypatch):
-    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS)
+def test_an_idle_helper_blocks_and_a_caller_wakes_it(monkeypatch):
+    _fresh_helper(monkeypatch, POLL_TICKS=_WATCHABLE_TICKS)
     assert _woken()
-    assert _wait_for(lambda: not row_helper.is_polling(), seconds=5.0)
-    assert row_split.words[row_split.SERVING] == 1  # asleep in compiled code
-    row_helper.wake()  # sets WANTED
-    assert row_split.words[row_split.WANTED] == 1
-    assert _wait_for(row_helper.is_polling, seconds=5.0, pause=0)
-
-
-@posix_only
-def test_a_helper_in_its_long_sleeps_still_comes_back(monkeypatch):
-    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS, DOZES=0, SLEEP_US=50000)
-    assert _woken()
-    assert _wait_for(lambda: not row_helper.is_polling(), seconds=5.0)
-    time.sleep(0.12)  # in the 50 ms sleeps now
-    assert row_split.words[row_split.SERVING] == 1 and row_helper._thread.is_alive()
-    assert _woken()
+    assert _wait_for(lambda: row_split.words[row_split.BLOCKED] == 1, seconds=5.0)
+    time.sleep(0.05)
+    assert not row_helper.is_polling() and row_helper.is_running()
+    assert row_helper._thread.is_alive()
+    assert _woken()  # wake_helper signals the condition
+    assert row_split.words[row_split.BLOCKED] == 0
 
 
 @posix_only
 def test_disabling_ends_the_helper_thread(monkeypatch):
-    _fresh_helper(monkeypatch, SPINS=_WATCHABLE_SPINS)
+    _fresh_helper(monkeypatch, POLL_TICKS=_WATCHABLE_TICKS)
     assert _woken()
     thread = row_helper._thread
     row_helper.set_enabled(False)

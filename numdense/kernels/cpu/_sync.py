@@ -5,7 +5,7 @@ Numba has no atomics on the CPU, and it may keep a plain load out of a polling l
 intrinsics emit LLVM's atomic load, store and compare-and-swap on one item of a C-contiguous
 int64 array, with acquire/release ordering, so that what a thread wrote before a release store
 is visible to the thread whose acquire load sees that store. The waits (``cpu_relax``,
-``yield_cpu``, ``sleep_microseconds``) hold no lock and no GIL; ``time_stamp`` reads the TSC.
+``yield_cpu``, ``read_byte`` on a pipe) hold no lock and no GIL; ``time_stamp`` reads the TSC.
 """
 
 import llvmlite.binding as llvm
@@ -17,7 +17,8 @@ from numba.np.arrayobj import make_array
 
 _TRIPLE = llvm.get_process_triple()
 X86 = _TRIPLE.split("-")[0] in ("x86_64", "i386", "i686")
-POSIX = "windows" not in _TRIPLE and "win32" not in _TRIPLE  # sched_yield and usleep exist
+POSIX = "windows" not in _TRIPLE and "win32" not in _TRIPLE  # sched_yield, pthreads
+LINUX = "linux" in _TRIPLE  # sched_getcpu
 
 
 def _item_pointer(context, builder, array_type, array, index, index_type):
@@ -106,22 +107,6 @@ def yield_cpu(typingctx):
     return types.void(), codegen
 
 
-@intrinsic
-def sleep_microseconds(typingctx, microseconds):
-    """``usleep(microseconds)``: sleep without spinning (the kernel's timer: 50 us or more
-    late). A no-op on Windows, where callers must not rely on it."""
-    if not isinstance(microseconds, types.Integer):
-        raise TypingError(f"sleep_microseconds: expected an integer, got {microseconds}")
-
-    def codegen(context, builder, sig, args):
-        if POSIX:
-            value = context.cast(builder, args[0], sig.args[0], types.uint32)
-            builder.call(_libc(builder.module, "usleep", [ir.IntType(32)]), [value])
-        return context.get_dummy_value()
-
-    return types.void(microseconds), codegen
-
-
 def _libc(module, name, arg_types):
     """The C library function ``int name(args)``, declared in ``module`` (the JIT resolves it
     in the running process, also for code loaded from Numba's cache)."""
@@ -145,3 +130,131 @@ def time_stamp(typingctx):
         return builder.call(fn, [])
 
     return types.int64(), codegen
+
+
+# pthread objects live in caller-provided memory of this many bytes each (glibc: mutex 40,
+# condition 48; macOS: 64 and 48).
+PTHREAD_BYTES = 128
+
+
+def _pthread_call(builder, name, pointers):
+    """``int name(void *, ...)`` of libpthread/libc with ``pointers`` (i8* values)."""
+    i8p = ir.IntType(8).as_pointer()
+    fn = builder.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(builder.module,
+                         ir.FunctionType(ir.IntType(32), [i8p] * len(pointers)), name)
+    return builder.call(fn, pointers)
+
+
+def _addresses(builder, values):
+    i8p = ir.IntType(8).as_pointer()
+    return [builder.inttoptr(v, i8p) for v in values]
+
+
+def _check_addresses(name, *values):
+    for v in values:
+        if not isinstance(v, types.Integer):
+            raise TypingError(f"{name}: expected an integer address, got {v}")
+
+
+@intrinsic
+def pthread_init(typingctx, mutex, cond):
+    """``pthread_mutex_init(mutex, NULL)`` and ``pthread_cond_init(cond, NULL)`` on the
+    ``PTHREAD_BYTES`` of memory at each address (int64)."""
+    _check_addresses("pthread_init", mutex, cond)
+
+    def codegen(context, builder, sig, args):
+        m, c = _addresses(builder, args)
+        null = ir.Constant(ir.IntType(8).as_pointer(), None)
+        _pthread_call(builder, "pthread_mutex_init", [m, null])
+        _pthread_call(builder, "pthread_cond_init", [c, null])
+        return context.get_dummy_value()
+
+    return types.void(mutex, cond), codegen
+
+
+@intrinsic
+def mutex_lock(typingctx, mutex):
+    """``pthread_mutex_lock(mutex)``."""
+    _check_addresses("mutex_lock", mutex)
+
+    def codegen(context, builder, sig, args):
+        _pthread_call(builder, "pthread_mutex_lock", _addresses(builder, args))
+        return context.get_dummy_value()
+
+    return types.void(mutex), codegen
+
+
+@intrinsic
+def mutex_unlock(typingctx, mutex):
+    """``pthread_mutex_unlock(mutex)``."""
+    _check_addresses("mutex_unlock", mutex)
+
+    def codegen(context, builder, sig, args):
+        _pthread_call(builder, "pthread_mutex_unlock", _addresses(builder, args))
+        return context.get_dummy_value()
+
+    return types.void(mutex), codegen
+
+
+@intrinsic
+def cond_wait(typingctx, cond, mutex):
+    """``pthread_cond_wait(cond, mutex)``: the mutex held, sleep until signalled (or a spurious
+    wake-up: callers re-check their condition)."""
+    _check_addresses("cond_wait", cond, mutex)
+
+    def codegen(context, builder, sig, args):
+        _pthread_call(builder, "pthread_cond_wait", _addresses(builder, args))
+        return context.get_dummy_value()
+
+    return types.void(cond, mutex), codegen
+
+
+@intrinsic
+def cond_signal(typingctx, cond):
+    """``pthread_cond_signal(cond)``: wake one waiter. Unlike a pipe's write, a plain (not
+    "sync") wake-up: Linux puts the woken thread on an idle core, not on the waker's."""
+    _check_addresses("cond_signal", cond)
+
+    def codegen(context, builder, sig, args):
+        _pthread_call(builder, "pthread_cond_signal", _addresses(builder, args))
+        return context.get_dummy_value()
+
+    return types.void(cond), codegen
+
+
+@intrinsic
+def current_cpu(typingctx):
+    """The CPU this thread runs on (``sched_getcpu()``, ~20 ns through the vDSO); -1 where Linux's
+    call does not exist."""
+
+    def codegen(context, builder, sig, args):
+        if not LINUX:
+            return context.get_constant(types.int64, -1)
+        value = builder.call(_libc(builder.module, "sched_getcpu", []), [])
+        return builder.sext(value, ir.IntType(64))
+
+    return types.int64(), codegen
+
+
+@intrinsic
+def set_thread_affinity(typingctx, words, start):
+    """``sched_setaffinity(0, 128, &words[start])``: run this thread only on the CPUs whose bits
+    are set in the 16 int64 words from ``start`` (a ``cpu_set_t``); returns the call's result.
+    Linux only (-1 elsewhere)."""
+    _check("set_thread_affinity", words, start)
+
+    def codegen(context, builder, sig, args):
+        if not LINUX:
+            return context.get_constant(types.int64, -1)
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        i8p, i32, i64 = ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(64)
+        fn = builder.module.globals.get("sched_setaffinity")
+        if fn is None:
+            fn = ir.Function(builder.module, ir.FunctionType(i32, [i32, i64, i8p]),
+                             "sched_setaffinity")
+        result = builder.call(fn, [i32(0), i64(128), builder.bitcast(ptr, i8p)])
+        return builder.sext(result, i64)
+
+    return types.int64(words, start), codegen

@@ -24,8 +24,9 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from ._sync import (POSIX, X86, compare_exchange, cpu_relax, load_acquire, sleep_microseconds,
-                    store_release, time_stamp, yield_cpu)
+from ._sync import (LINUX, PTHREAD_BYTES, X86, compare_exchange, cond_signal, cond_wait,
+                    cpu_relax, current_cpu, load_acquire, mutex_lock, mutex_unlock, pthread_init,
+                    set_thread_affinity, store_release, time_stamp, yield_cpu)
 from ._gemm import MR, flag, small_nn_depth
 from ._jit import kernel
 from ._views import _array_at, at2
@@ -39,12 +40,19 @@ BUSY = 32  # 1 while a caller owns the job slot (one job at a time)
 STOP = 40  # 1 asks the helper to return
 JOB = 48  # dtype (0 float32, 1 float64), a, b, partial-sum addresses, m, k, n, split depth
 HELPED = 56  # how many jobs the helper has run (it alone writes it)
-WANTED = 64  # set by a caller that wants the sleeping helper to poll again
-SERVING = 72  # 1 while the helper is in serve_splits (polling or sleeping)
+WANTED = 64  # set by a caller that wants the helper to poll again
+SERVING = 72  # 1 while the helper is in serve_splits (polling or blocked)
 LAST_CALL = 80  # the time stamp of the last small_nn_split call
-WORDS = 88
+BLOCKED = 88  # 1 while the helper is (about to be) blocked on its condition variable
+MUTEX = 96  # the addresses of the helper's pthread mutex and condition variable
+COND = 97
+CALLER_CPU = 104  # the CPU of the last caller that published a job
+ALLOWED_CPUS = 112  # 16 words: the CPUs the process may use (a cpu_set_t), set at start
+AFFINITY = 128  # 16 words: the helper's own CPU set, built when it moves off a caller's CPU
+WORDS = 144
 
-HELPER_PLATFORM = POSIX and X86  # usleep to sleep, the TSC to see a burst
+# pthreads to block on, the TSC to see a burst, sched_getcpu to see the two threads on one CPU
+HELPER_PLATFORM = LINUX and X86
 BURST_TICKS = 750_000  # calls this close (0.25 ms at 3 GHz) make a burst that wakes the helper
 
 MAX_ROWS = MR - 1  # the small path's row counts
@@ -62,6 +70,8 @@ _storage = np.zeros(WORDS + _LINE // 8, dtype=np.int64)
 _offset = (-_storage.ctypes.data % _LINE) // 8
 words = _storage[_offset:_offset + WORDS]  # this process's control block (Python's view)
 llvm.add_symbol(_SYMBOL, words.ctypes.data)
+_pthread_storage = np.zeros(2 * PTHREAD_BYTES + _LINE, dtype=np.uint8)
+_pthread_base = _pthread_storage.ctypes.data + (-_pthread_storage.ctypes.data % _LINE)
 
 
 @intrinsic
@@ -116,7 +126,7 @@ def small_nn_split(a, b, out):
     w[LAST_CALL] = now  # callers on other threads may race here: it only times bursts
     polling = load_acquire(w, POLLING) != 0
     if not polling and now - last < BURST_TICKS and load_acquire(w, SERVING) != 0:
-        store_release(w, WANTED, 1)  # a burst: the sleeping helper polls from its next wake-up
+        wake_helper()  # a burst
     if polling and compare_exchange(w, BUSY, 0, 1):
         w[JOB] = 0 if out.itemsize == 4 else 1
         w[JOB + 1] = a.ctypes.data
@@ -126,6 +136,7 @@ def small_nn_split(a, b, out):
         w[JOB + 5] = k_len
         w[JOB + 6] = n
         w[JOB + 7] = k0
+        w[CALLER_CPU] = current_cpu()
         job = w[SEQUENCE] + 1  # only the slot's owner writes SEQUENCE
         store_release(w, SEQUENCE, job)
         small_nn_depth(a, b, out, 0, k0, flag(False))
@@ -157,10 +168,27 @@ def _run_job(w, like):
                    at2(w[JOB + 3], m, n, like), w[JOB + 7], k_len, flag(False))
 
 
+@kernel
+def _move_off(w, cpu):
+    # On the caller's CPU the helper only takes turns with it, and the scheduler may keep the two
+    # there for many milliseconds (both were cache-hot): run anywhere else the process may.
+    if cpu >= 1024:
+        return
+    for i in range(16):
+        w[AFFINITY + i] = w[ALLOWED_CPUS + i]
+    w[AFFINITY + cpu // 64] &= ~(1 << (cpu % 64))
+    others = 0
+    for i in range(16):
+        others |= w[AFFINITY + i]
+    if others != 0:
+        set_thread_affinity(w, AFFINITY)
+
+
 @kernel(inline="always")
-def _poll(w, spins, like32, like64):
+def _poll(w, window, like32, like64):
+    idle_since = time_stamp()
     idle = 0
-    while idle < spins and load_acquire(w, STOP) == 0:
+    while load_acquire(w, STOP) == 0:
         job = load_acquire(w, SEQUENCE)
         if job != load_acquire(w, CLAIMED) and compare_exchange(w, CLAIMED, job - 1, job):
             if w[JOB] == 0:
@@ -170,22 +198,27 @@ def _poll(w, spins, like32, like64):
             w[HELPED] += 1
             store_release(w, DONE, job)
             idle = 0
+            idle_since = time_stamp()
         else:
             idle += 1
             if idle > EAGER_POLLS and idle % YIELD_EVERY == 0:
+                if time_stamp() - idle_since > window:
+                    return
+                cpu = current_cpu()
+                if cpu >= 0 and load_acquire(w, CALLER_CPU) == cpu:
+                    _move_off(w, cpu)
                 yield_cpu()
             else:
                 cpu_relax()
 
 
 @kernel
-def serve_splits(spins, doze_us, dozes, sleep_us):
+def serve_splits(window):
     """The helper thread's loop, run without the GIL until STOP is set.
 
-    Polls for the jobs ``small_nn_split`` publishes until ``spins`` idle polls in a row (a
-    ``pause`` each; past ``EAGER_POLLS``, every ``YIELD_EVERY``-th a ``sched_yield``). Then
-    dozes: sleeps ``doze_us`` at a time, ``dozes`` times, then ``sleep_us`` at a time, and
-    polls again as soon as a caller sets WANTED.
+    Polls for the jobs ``small_nn_split`` publishes until ``window`` TSC ticks pass without one
+    (a ``pause`` per poll; past ``EAGER_POLLS``, every ``YIELD_EVERY``-th a ``sched_yield``), then
+    blocks on its condition variable until ``wake_helper`` signals it.
     """
     w = control_words()
     like32 = np.empty((0, 0), dtype=np.float32)
@@ -194,15 +227,44 @@ def serve_splits(spins, doze_us, dozes, sleep_us):
     while load_acquire(w, STOP) == 0:
         store_release(w, WANTED, 0)  # before POLLING: a caller that sees it 0 sets WANTED after
         store_release(w, POLLING, 1)
-        _poll(w, spins, like32, like64)
+        _poll(w, window, like32, like64)
         store_release(w, POLLING, 0)
-        slept = 0
-        while load_acquire(w, WANTED) == 0 and load_acquire(w, STOP) == 0:
-            sleep_microseconds(doze_us if slept < dozes else sleep_us)
-            slept += 1
+        store_release(w, BLOCKED, 1)
+        mutex_lock(w[MUTEX])
+        while (load_acquire(w, BLOCKED) == 1 and load_acquire(w, WANTED) == 0
+               and load_acquire(w, STOP) == 0):
+            cond_wait(w[COND], w[MUTEX])
+        mutex_unlock(w[MUTEX])
+        store_release(w, BLOCKED, 0)
     store_release(w, SERVING, 0)
+
+
+@kernel
+def wake_helper():
+    """Ask the helper to poll; if it is blocked, signal its condition variable (one waker does:
+    the compare-and-swap on BLOCKED picks it; the mutex keeps the signal from coming between
+    the helper's last look at BLOCKED and its wait)."""
+    w = control_words()
+    store_release(w, WANTED, 1)
+    if compare_exchange(w, BLOCKED, 1, 0):
+        mutex_lock(w[MUTEX])
+        cond_signal(w[COND])
+        mutex_unlock(w[MUTEX])
+
+
+@kernel
+def init_blocking():
+    """Initialise the helper's mutex and condition variable (before its thread starts; again in
+    a forked child, whose copies may be in any state)."""
+    w = control_words()
+    pthread_init(w[MUTEX], w[COND])
 
 
 def reset_words():
     """Zero the control block (a forked child: no helper, no job in flight)."""
     words[:] = 0
+    words[MUTEX] = _pthread_base
+    words[COND] = _pthread_base + PTHREAD_BYTES
+
+
+reset_words()
