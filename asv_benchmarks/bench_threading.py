@@ -18,6 +18,18 @@ from .common import TIMEOUT, mlp
 N = 1024
 
 
+def _ratio_after(work, numpy_call, rounds, pause):
+    """Median NumPy time right after ``work`` / median NumPy time after ``pause`` s of idling."""
+    idle = []
+    after = []
+    for _ in range(rounds):
+        time.sleep(pause)
+        idle.append(_median_ms(numpy_call, 1))
+        work()
+        after.append(_median_ms(numpy_call, 1))
+    return float(np.median(after) / np.median(idle))
+
+
 def _median_ms(fn, reps=7):
     times = []
     for _ in range(reps):
@@ -48,20 +60,13 @@ class NumpyAfterNumdense:
 
     def track_numpy_ratio_after(self):
         """numpy time right after a numdense call / numpy time after idling (1.0 = no slowdown)."""
-        idle = []
-        after = []
-        for _ in range(7):
-            time.sleep(0.3)
-            idle.append(_median_ms(self._numpy, 1))
-            self._numdense()
-            after.append(_median_ms(self._numpy, 1))
-        return float(np.median(after) / np.median(idle))
+        return _ratio_after(self._numdense, self._numpy, rounds=7, pause=0.3)
 
     track_numpy_ratio_after.unit = "ratio"
 
 
 class NumpyAfterModelCalls:
-    """A 512^3 float32 NumPy matmul (~1 ms on 2 cores) right after 200 ``model(x)`` calls, whose
+    """A 512^3 float32 NumPy matmul (~1.5 ms on 2 cores) right after 200 ``model(x)`` calls, whose
     row helper is still polling, against the same matmul after idling."""
 
     timeout = TIMEOUT
@@ -85,13 +90,6 @@ class NumpyAfterModelCalls:
 
     def track_numpy_ratio_after_calls(self):
         """numpy time right after the calls / numpy time after idling (1.0 = no slowdown)."""
-        idle = []
-        after = []
-        for _ in range(15):
-            time.sleep(0.05)
-            idle.append(_median_ms(self._numpy, 1))
-            self._calls()
-            after.append(_median_ms(self._numpy, 1))
-        return float(np.median(after) / np.median(idle))
+        return _ratio_after(self._calls, self._numpy, rounds=15, pause=0.05)
 
     track_numpy_ratio_after_calls.unit = "ratio"

@@ -5,7 +5,9 @@ Numba has no atomics on the CPU, and it may keep a plain load out of a polling l
 intrinsics emit LLVM's atomic load, store and compare-and-swap on one item of a C-contiguous
 int64 array, with acquire/release ordering, so that what a thread wrote before a release store
 is visible to the thread whose acquire load sees that store. The waits (``cpu_relax``,
-``yield_cpu``, ``read_byte`` on a pipe) hold no lock and no GIL; ``time_stamp`` reads the TSC.
+``yield_cpu``, ``cond_wait`` on a pthread condition) hold no other lock and no GIL;
+``time_stamp`` reads the TSC, ``current_cpu`` and ``set_thread_affinity`` see and choose the
+CPU.
 """
 
 import llvmlite.binding as llvm
@@ -138,7 +140,10 @@ PTHREAD_BYTES = 128
 
 
 def _pthread_call(builder, name, pointers):
-    """``int name(void *, ...)`` of libpthread/libc with ``pointers`` (i8* values)."""
+    """``int name(void *, ...)`` of libpthread/libc with ``pointers`` (i8* values); nothing on
+    Windows, which has no pthreads (the helper that would block there never runs)."""
+    if not POSIX:
+        return ir.Constant(ir.IntType(32), 0)
     i8p = ir.IntType(8).as_pointer()
     fn = builder.module.globals.get(name)
     if fn is None:
@@ -174,54 +179,41 @@ def pthread_init(typingctx, mutex, cond):
     return types.void(mutex, cond), codegen
 
 
+def _pthread_void(function, *addresses):
+    """(signature, codegen) of ``function(addresses...)``, its int result dropped."""
+    _check_addresses(function, *addresses)
+
+    def codegen(context, builder, sig, args):
+        _pthread_call(builder, function, _addresses(builder, args))
+        return context.get_dummy_value()
+
+    return types.void(*addresses), codegen
+
+
 @intrinsic
 def mutex_lock(typingctx, mutex):
     """``pthread_mutex_lock(mutex)``."""
-    _check_addresses("mutex_lock", mutex)
-
-    def codegen(context, builder, sig, args):
-        _pthread_call(builder, "pthread_mutex_lock", _addresses(builder, args))
-        return context.get_dummy_value()
-
-    return types.void(mutex), codegen
+    return _pthread_void("pthread_mutex_lock", mutex)
 
 
 @intrinsic
 def mutex_unlock(typingctx, mutex):
     """``pthread_mutex_unlock(mutex)``."""
-    _check_addresses("mutex_unlock", mutex)
-
-    def codegen(context, builder, sig, args):
-        _pthread_call(builder, "pthread_mutex_unlock", _addresses(builder, args))
-        return context.get_dummy_value()
-
-    return types.void(mutex), codegen
+    return _pthread_void("pthread_mutex_unlock", mutex)
 
 
 @intrinsic
 def cond_wait(typingctx, cond, mutex):
     """``pthread_cond_wait(cond, mutex)``: the mutex held, sleep until signalled (or a spurious
     wake-up: callers re-check their condition)."""
-    _check_addresses("cond_wait", cond, mutex)
-
-    def codegen(context, builder, sig, args):
-        _pthread_call(builder, "pthread_cond_wait", _addresses(builder, args))
-        return context.get_dummy_value()
-
-    return types.void(cond, mutex), codegen
+    return _pthread_void("pthread_cond_wait", cond, mutex)
 
 
 @intrinsic
 def cond_signal(typingctx, cond):
     """``pthread_cond_signal(cond)``: wake one waiter. Unlike a pipe's write, a plain (not
-    "sync") wake-up: Linux puts the woken thread on an idle core, not on the waker's."""
-    _check_addresses("cond_signal", cond)
-
-    def codegen(context, builder, sig, args):
-        _pthread_call(builder, "pthread_cond_signal", _addresses(builder, args))
-        return context.get_dummy_value()
-
-    return types.void(cond), codegen
+    "sync") wake-up: Linux need not put the woken thread on the waker's CPU."""
+    return _pthread_void("pthread_cond_signal", cond)
 
 
 @intrinsic
