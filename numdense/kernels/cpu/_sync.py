@@ -211,8 +211,7 @@ def cond_wait(typingctx, cond, mutex):
 
 @intrinsic
 def cond_signal(typingctx, cond):
-    """``pthread_cond_signal(cond)``: wake one waiter. Unlike a pipe's write, a plain (not
-    "sync") wake-up: Linux need not put the woken thread on the waker's CPU."""
+    """``pthread_cond_signal(cond)``: wake one waiter."""
     return _pthread_void("pthread_cond_signal", cond)
 
 
