@@ -144,11 +144,7 @@ def _pthread_call(builder, name, pointers):
     Windows, which has no pthreads (the helper that would block there never runs)."""
     if not POSIX:
         return ir.Constant(ir.IntType(32), 0)
-    i8p = ir.IntType(8).as_pointer()
-    fn = builder.module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(builder.module,
-                         ir.FunctionType(ir.IntType(32), [i8p] * len(pointers)), name)
+    fn = _libc(builder.module, name, [ir.IntType(8).as_pointer()] * len(pointers))
     return builder.call(fn, pointers)
 
 
@@ -241,10 +237,7 @@ def set_thread_affinity(typingctx, words, start):
             return context.get_constant(types.int64, -1)
         ptr = _item_pointer(context, builder, sig.args[0], args[0], args[1], sig.args[1])
         i8p, i32, i64 = ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(64)
-        fn = builder.module.globals.get("sched_setaffinity")
-        if fn is None:
-            fn = ir.Function(builder.module, ir.FunctionType(i32, [i32, i64, i8p]),
-                             "sched_setaffinity")
+        fn = _libc(builder.module, "sched_setaffinity", [i32, i64, i8p])
         result = builder.call(fn, [i32(0), i64(128), builder.bitcast(ptr, i8p)])
         return builder.sext(result, i64)
 

@@ -66,12 +66,20 @@ SPLIT_WEIGHTS = 1 << 15  # a split saves half the product and costs ~0.5 us of h
 _LINE = 64
 
 _SYMBOL = "numdense_row_split_words_v1"
-_storage = np.zeros(WORDS + _LINE // 8, dtype=np.int64)
-_offset = (-_storage.ctypes.data % _LINE) // 8
-words = _storage[_offset:_offset + WORDS]  # this process's control block (Python's view)
+
+
+def _zeros_on_a_line(nbytes):
+    # (numdense.backend.aligned_empty does this for weights; the kernels do not import the
+    # layers' backend.)
+    raw = np.zeros(nbytes + _LINE, dtype=np.uint8)
+    start = -raw.ctypes.data % _LINE
+    return raw[start:start + nbytes]
+
+
+words = _zeros_on_a_line(8 * WORDS).view(np.int64)  # this process's control block
 llvm.add_symbol(_SYMBOL, words.ctypes.data)
-_pthread_storage = np.zeros(2 * PTHREAD_BYTES + _LINE, dtype=np.uint8)
-_pthread_base = _pthread_storage.ctypes.data + (-_pthread_storage.ctypes.data % _LINE)
+_pthread_memory = _zeros_on_a_line(2 * PTHREAD_BYTES)  # kept alive: the helper blocks in it
+_pthread_base = _pthread_memory.ctypes.data
 
 
 @intrinsic
